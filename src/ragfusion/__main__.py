@@ -1,0 +1,3 @@
+from ragfusion.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""Token-aware, structure-aware chunking with overlap (semantic-text-splitter).
+
+Markdown-like text (Markdown, and HTML/DOCX, which loaders render as Markdown) is split at
+headings, then paragraphs, then sentences; plain text and PDF at paragraphs, then sentences.
+Sizes are counted in tokens of the embedding model's own tokenizer, so no chunk is silently
+truncated by the embedder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ragfusion.errors import MissingDependencyError
+from ragfusion.ids import chunk_id
+from ragfusion.types import Chunk, Document, Section
+
+_MARKDOWN_TYPES = frozenset({"md", "html", "docx"})
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """Chunk capacity and overlap in tokens; recorded in the index manifest."""
+
+    max_tokens: int = 200
+    overlap_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 16:
+            raise ValueError(f"max_tokens must be at least 16, got {self.max_tokens}")
+        if not 0 <= self.overlap_tokens < self.max_tokens:
+            raise ValueError("overlap_tokens must be >= 0 and smaller than max_tokens")
+
+
+class _Splitter(Protocol):
+    def chunk_indices(self, text: str) -> list[tuple[int, str]]: ...
+
+
+class Chunker:
+    """Splits Documents into Chunks whose text is exactly ``document.text[start:end]``."""
+
+    def __init__(self, config: ChunkingConfig, tokenizer_file: Path | None = None) -> None:
+        try:
+            import semantic_text_splitter as sts
+        except ImportError as exc:  # pragma: no cover - core dependency
+            raise MissingDependencyError("semantic-text-splitter", "local", "Chunking") from exc
+        self.config = config
+        capacity = config.max_tokens
+        overlap = config.overlap_tokens
+        if tokenizer_file is not None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._text: _Splitter = sts.TextSplitter.from_huggingface_tokenizer(
+                tokenizer, capacity, overlap=overlap
+            )
+            self._markdown: _Splitter = sts.MarkdownSplitter.from_huggingface_tokenizer(
+                tokenizer, capacity, overlap=overlap
+            )
+        else:
+            # No tokenizer: approximate a token as 4 characters.
+            self._text = sts.TextSplitter(capacity * 4, overlap=overlap * 4)
+            self._markdown = sts.MarkdownSplitter(capacity * 4, overlap=overlap * 4)
+
+    def split(self, document: Document) -> list[Chunk]:
+        splitter = self._markdown if document.file_type in _MARKDOWN_TYPES else self._text
+        chunks: list[Chunk] = []
+        for start, piece in splitter.chunk_indices(document.text):
+            end = start + len(piece)
+            if not piece.strip() or _is_heading_only(piece):
+                continue
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id(document.doc_id, start, end, piece),
+                    doc_id=document.doc_id,
+                    source=document.source,
+                    file_type=document.file_type,
+                    ordinal=len(chunks),
+                    start=start,
+                    end=end,
+                    heading=heading_path(document.sections, start, document.title),
+                    text=piece,
+                )
+            )
+        return chunks
+
+
+def _is_heading_only(piece: str) -> bool:
+    """A chunk that is nothing but Markdown heading lines carries no answer on its own."""
+    lines = [line for line in piece.splitlines() if line.strip()]
+    return bool(lines) and all(line.lstrip().startswith("#") for line in lines)
+
+
+def heading_path(sections: tuple[Section, ...], offset: int, title: str = "") -> str:
+    """Breadcrumb of the headings in force at ``offset``, e.g. ``Setup > Wi-Fi``.
+
+    A chunk that begins with its own heading is labelled by it.
+    """
+    stack: list[Section] = []
+    for section in sections:
+        if section.start > offset:
+            break
+        while stack and stack[-1].level >= section.level:
+            stack.pop()
+        stack.append(section)
+    titles = [s.title for s in stack]
+    if titles and title and titles[0] == title and len(titles) > 1:
+        titles = titles[1:]  # the document title is shown separately
+    return " > ".join(titles)

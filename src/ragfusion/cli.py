@@ -1,0 +1,389 @@
+"""The ``ragfusion`` command: parse, call the Pipeline, render. No logic of its own.
+
+Heavy modules (the pipeline, models, index libraries) are imported inside the commands so
+``ragfusion --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from ragfusion.config import PipelineConfig
+    from ragfusion.pipeline import Pipeline
+    from ragfusion.stores.base import MetadataFilter
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Retrieval-augmented generation with fusion, offline by default.",
+)
+
+IndexOpt = Annotated[
+    Path, typer.Option("--index", "-i", envvar="RAGFUSION_INDEX", help="Index directory.")
+]
+DEFAULT_INDEX = Path("ragfusion-index")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+KOpt = Annotated[int, typer.Option("-k", "--top-k", min=1, max=1000, help="Number of hits.")]
+RewritesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--rewrites",
+        min=0,
+        max=8,
+        help="LLM rewrites of the question (0 = none; default: the configured value).",
+    ),
+]
+QueryOpt = Annotated[
+    list[str] | None, typer.Option("--query", "-q", help="Your own query variant (repeatable).")
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option("--source", help="Only documents whose path starts with this (file or folder)."),
+]
+TypeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--type", help="Only these file types: txt, md, html, pdf, docx (repeatable)."),
+]
+LlmModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--llm-model",
+        help="A local chat GGUF instead of the bundled SmolLM2 (or set RAGFUSION_GGUF).",
+    ),
+]
+
+
+def _setup_environment() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _config(**overrides: Any) -> PipelineConfig:
+    from ragfusion.config import PipelineConfig
+
+    return PipelineConfig(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _open(index: Path, config: PipelineConfig | None = None, *, create: bool = False) -> Pipeline:
+    _setup_environment()
+    from ragfusion.errors import RagfusionError
+    from ragfusion.pipeline import Pipeline
+
+    try:
+        return Pipeline.open(index, config, create=create)
+    except RagfusionError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _filter(source: str | None, types: list[str] | None) -> MetadataFilter | None:
+    from ragfusion.stores.base import MetadataFilter
+
+    if not source and not types:
+        return None
+    prefix = None
+    if source:
+        candidate = Path(source).expanduser()
+        prefix = str(candidate.resolve()) if candidate.exists() else source
+    return MetadataFilter(
+        source_prefix=prefix, file_types=tuple(t.lower().lstrip(".") for t in types or ())
+    )
+
+
+def _run(func: Any) -> Any:
+    """Call into the pipeline, turning our errors into a clean message and exit code 1."""
+    from ragfusion.errors import RagfusionError
+
+    try:
+        return func()
+    except RagfusionError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _display_path(source: str) -> str:
+    try:
+        return os.path.relpath(source)
+    except ValueError:
+        return source
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    rebuild: Annotated[bool, typer.Option(help="Delete the index and build it anew.")] = False,
+    max_file_mb: Annotated[float, typer.Option(min=0.001, help="Skip larger files.")] = 100.0,
+    chunk_tokens: Annotated[
+        int | None, typer.Option(help="Chunk size in tokens (new indexes only).")
+    ] = None,
+    chunk_overlap: Annotated[
+        int | None, typer.Option(help="Overlap in tokens (new indexes only).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load, chunk, embed and index documents (.txt .md .html .pdf .docx)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ragfusion.chunking import ChunkingConfig
+    from ragfusion.serialize import ingest_json
+
+    chunking = ChunkingConfig(
+        max_tokens=chunk_tokens or ChunkingConfig.max_tokens,
+        overlap_tokens=chunk_overlap
+        if chunk_overlap is not None
+        else ChunkingConfig.overlap_tokens,
+    )
+    if rebuild and index.exists():
+        _rebuild(index)
+    pipe = _open(
+        index, _config(chunking=chunking, max_file_bytes=int(max_file_mb * 2**20)), create=True
+    )
+    err = Console(stderr=True)
+    with (
+        pipe,
+        Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[chunks]} chunks"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=as_json,
+        ) as bar,
+    ):
+        task = bar.add_task("ingest", total=None, chunks=0)
+        report = _run(
+            lambda: pipe.ingest(
+                paths,
+                progress=lambda p: bar.update(
+                    task, completed=p.files_done, total=p.files_total, chunks=p.chunks_added
+                ),
+            )
+        )
+    if as_json:
+        typer.echo(json.dumps(ingest_json(report), indent=2))
+    else:
+        typer.echo(
+            f"{report.files} files: {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged; {report.chunks_added} chunks added, "
+            f"{report.chunks_removed} removed in {report.seconds:.1f}s "
+            f"({report.chunks_per_second:.0f} chunks/s) -> {pipe.index_dir}"
+        )
+        for skipped in report.skipped:
+            err.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", highlight=False)
+    if report.added + report.updated + report.unchanged == 0:
+        raise _fail("nothing could be ingested; see the reasons above")
+
+
+def _rebuild(index: Path) -> None:
+    from ragfusion.manifest import MANIFEST_FILE
+
+    if not (index / MANIFEST_FILE).exists():
+        raise _fail(
+            f"{index} does not look like a ragfusion index (no {MANIFEST_FILE}); "
+            "refusing to delete it"
+        )
+    import shutil
+
+    shutil.rmtree(index)
+
+
+@app.command()
+def search(
+    question: Annotated[str, typer.Argument(help="What to search for.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    k: KOpt = 10,
+    rewrites: RewritesOpt = None,
+    query: QueryOpt = None,
+    source: SourceOpt = None,
+    file_type: TypeOpt = None,
+    llm_model: LlmModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fused BM25 + dense search over every query variant, with provenance."""
+    from ragfusion.serialize import search_json
+
+    pipe = _open(index, _config(llm=f"gguf:{llm_model}" if llm_model else None))
+    with pipe:
+        result = _run(
+            lambda: pipe.search(
+                question,
+                rewrites=rewrites,
+                queries=query or (),
+                k=k,
+                where=_filter(source, file_type),
+            )
+        )
+    if as_json:
+        typer.echo(json.dumps(search_json(result), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    out.print("[bold]queries:[/] " + " | ".join(v.text for v in result.queries))
+    for rank, hit in enumerate(result.hits, start=1):
+        c = hit.chunk
+        found = ", ".join(
+            f"{p.retriever}#{p.rank}" + ("" if p.query == result.question else f" ({p.query[:30]})")
+            for p in hit.provenance
+        )
+        out.print(
+            f"\n[bold]{rank}.[/] {_display_path(c.source)} [dim]{c.heading}[/] "
+            f"[{c.start}:{c.end}] score {hit.score:.4f}  [dim]found by {found}[/]"
+        )
+        out.print("   " + " ".join(c.text.split())[:300])
+    for warning in result.warnings:
+        Console(stderr=True).print(f"[yellow]warning:[/] {warning}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    k: Annotated[
+        int | None,
+        typer.Option("-k", "--passages", min=1, max=20, help="Passages given to the model."),
+    ] = None,
+    rewrites: RewritesOpt = None,
+    query: QueryOpt = None,
+    source: SourceOpt = None,
+    file_type: TypeOpt = None,
+    extractive: Annotated[
+        bool,
+        typer.Option(
+            help="Answer with the most relevant sentences "
+            "of the passages (no LLM, cannot make things "
+            "up)."
+        ),
+    ] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            help="Stream the answer as it is written (with --json: one JSON event per line)."
+        ),
+    ] = True,
+    llm_model: LlmModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the indexed documents, citing the exact sources."""
+    from ragfusion.serialize import answer_json, hit_json
+
+    pipe = _open(index, _config(llm=f"gguf:{llm_model}" if llm_model else None))
+    options: dict[str, Any] = {
+        "rewrites": rewrites,
+        "queries": query or (),
+        "k": k,
+        "where": _filter(source, file_type),
+        "extractive": extractive,
+    }
+    with pipe:
+        if as_json and not stream:
+            answer = _run(lambda: pipe.ask(question, **options))
+            typer.echo(json.dumps(answer_json(answer), indent=2, ensure_ascii=False))
+            return
+        events = pipe.ask_stream(question, **options)
+        answer = None
+        from ragfusion.errors import RagfusionError
+
+        try:
+            for event in events:
+                if as_json:
+                    data: Any = event.data
+                    if event.kind == "hits":
+                        data = [hit_json(h, i) for i, h in enumerate(event.data, start=1)]
+                    elif event.kind == "done":
+                        data = answer_json(event.data)
+                    typer.echo(json.dumps({"event": event.kind, "data": data}, ensure_ascii=False))
+                    continue
+                if event.kind == "token":
+                    sys.stdout.write(event.data)
+                    sys.stdout.flush()
+                elif event.kind == "replace":
+                    sys.stdout.write(
+                        "\n\n[the model's answer was unusable; extractive answer:]\n" + event.data
+                    )
+                elif event.kind == "done":
+                    answer = event.data
+        except RagfusionError as exc:
+            raise _fail(str(exc)) from exc
+    if answer is not None:
+        _print_sources(answer)
+
+
+def _print_sources(answer: Any) -> None:
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    out.print()
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            where = f" > {c.heading}" if c.heading else ""
+            out.print(
+                f"  [{c.n}] {_display_path(c.source)}{where} [dim](chars {c.start}-{c.end})[/]"
+            )
+    err = Console(stderr=True, highlight=False)
+    for warning in answer.warnings:
+        err.print(f"[yellow]note:[/] {warning}")
+    t = answer.timings_ms
+    err.print(
+        f"[dim]{answer.mode} answer; first token {t.get('first_token_ms', 0):.0f} ms, "
+        f"total {t.get('total_ms', 0):.0f} ms[/]"
+    )
+
+
+@app.command()
+def docs(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
+    """List the ingested documents."""
+    pipe = _open(index)
+    with pipe:
+        rows = pipe.documents()
+    if as_json:
+        typer.echo(json.dumps([r.__dict__ for r in rows], indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r.doc_id}  {r.file_type:4}  {r.chunks:5} chunks  {_display_path(r.source)}")
+    typer.echo(f"{len(rows)} documents, {sum(r.chunks for r in rows)} chunks")
+
+
+@app.command()
+def check(
+    index: IndexOpt = DEFAULT_INDEX,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            help="Rebuild what is missing or extra in the BM25 and vector indexes from SQLite."
+        ),
+    ] = False,
+) -> None:
+    """Check that the BM25 and vector indexes hold exactly the chunks in SQLite."""
+    pipe = _open(index)
+    with pipe:
+        report = pipe.store.repair() if repair else pipe.store.check()
+    typer.echo(json.dumps({**report.__dict__, "ok": report.ok}, indent=2))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Pipeline settings. Index-shaping settings (embedder, chunking) are fixed by the index
+manifest once built; the rest only affect queries and can change per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ragfusion.chunking import ChunkingConfig
+from ragfusion.embedders import DEFAULT_EMBEDDER
+from ragfusion.errors import ConfigError
+from ragfusion.fusion import DEFAULT_RRF_K, FUSION_METHODS
+from ragfusion.llm import DEFAULT_LLM
+from ragfusion.loaders import DEFAULT_MAX_FILE_BYTES
+from ragfusion.query_plan import REWRITE_WEIGHT
+
+# Chosen by measurement (benchmarks/rewrites.py): with the bundled 135M model, LLM rewrites
+# do not improve retrieval, so none are made unless asked for; see benchmarks/RESULTS.md.
+DEFAULT_REWRITES = 0
+RETRIEVERS = ("bm25", "dense")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    embedder: str = DEFAULT_EMBEDDER
+    llm: str = DEFAULT_LLM
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    rewrites: int = DEFAULT_REWRITES
+    rewrite_weight: float = REWRITE_WEIGHT
+    fusion: str = "rrf"
+    rrf_k: float = DEFAULT_RRF_K
+    retriever_weights: dict[str, float] = field(
+        default_factory=lambda: {name: 1.0 for name in RETRIEVERS}
+    )
+    candidates: int = 100
+    answer_passages: int = 4
+    max_answer_tokens: int = 256
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    embed_batch: int = 256
+    commit_every_chunks: int = 20_000
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSION_METHODS:
+            raise ConfigError(
+                f"Unknown fusion method '{self.fusion}'; choose one of "
+                + ", ".join(sorted(FUSION_METHODS))
+            )
+        if self.rewrites < 0 or self.rewrites > 8:
+            raise ConfigError(f"rewrites must be between 0 and 8, got {self.rewrites}")
+        if self.rrf_k <= 0:
+            raise ConfigError(f"rrf_k must be positive, got {self.rrf_k}")
+        if self.candidates < 1 or self.answer_passages < 1:
+            raise ConfigError("candidates and answer_passages must be at least 1")
+        for name, weight in self.retriever_weights.items():
+            if name not in RETRIEVERS or not weight >= 0:
+                raise ConfigError(
+                    f"retriever weight {name}={weight} is invalid: retrievers are "
+                    f"{', '.join(RETRIEVERS)} and weights must be >= 0"
+                )

@@ -1,0 +1,82 @@
+"""DOCX: paragraphs and tables in body order; Heading styles become sections."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from ragfusion.errors import LoadError, MissingDependencyError
+from ragfusion.loaders.base import LoadedText, MarkdownTextBuilder, collapse_spaces
+
+# A .docx is a zip: refuse archives that would inflate far beyond any real document.
+MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 200
+
+
+def _check_archive(data: bytes, path: str) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise LoadError(
+            path, "is not a valid .docx (not a zip archive); re-save it from your word processor"
+        ) from exc
+    total = sum(info.file_size for info in infos)
+    packed = max(sum(info.compress_size for info in infos), 1)
+    too_large = total > MAX_UNCOMPRESSED_BYTES
+    suspicious = total / packed > MAX_COMPRESSION_RATIO and total > 1 << 24
+    if too_large or suspicious:
+        raise LoadError(
+            path,
+            f"would inflate to {total / 2**20:.0f} MiB from "
+            f"{len(data) / 2**20:.1f} MiB (a zip bomb?); refusing to open it",
+        )
+
+
+def load_docx(data: bytes, path: str, stem: str) -> LoadedText:
+    try:
+        import docx
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+    except ImportError as exc:  # pragma: no cover - python-docx is a core dependency
+        raise MissingDependencyError("python-docx", "docx", "Reading .docx files") from exc
+
+    _check_archive(data, path)
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:
+        raise LoadError(
+            path, f"could not be opened as .docx ({type(exc).__name__}: {exc})"
+        ) from exc
+
+    builder = MarkdownTextBuilder()
+    for element in document.element.body.iterchildren():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            paragraph = Paragraph(element, document)
+            style = (paragraph.style.name if paragraph.style is not None else "") or ""
+            level = _heading_level(style)
+            if level:
+                builder.heading(paragraph.text, level)
+            elif "List" in style:
+                builder.block(paragraph.text, prefix="- ")
+            else:
+                builder.block(paragraph.text)
+        elif tag == "tbl":
+            for row in Table(element, document).rows:
+                cells = [collapse_spaces(cell.text) for cell in row.cells]
+                builder.block(" | ".join(dict.fromkeys(c for c in cells if c)))
+    if not builder.text.strip():
+        raise LoadError(path, "contains no text")
+    title = (document.core_properties.title or "").strip() or builder.first_heading() or stem
+    return LoadedText(text=builder.text, title=title, sections=builder.sections)
+
+
+def _heading_level(style: str) -> int:
+    if style == "Title":
+        return 1
+    if style.startswith("Heading "):
+        suffix = style.removeprefix("Heading ").strip()
+        if suffix.isdigit():
+            return int(suffix)
+    return 0

@@ -1,0 +1,469 @@
+"""The one object every front end drives: ingest documents, search with fusion, answer.
+
+pipe = Pipeline.open("my-index")
+pipe.ingest(["docs/"])
+result = pipe.search("how do I reset the filter light?", k=5)
+answer = pipe.ask("how do I reset the filter light?")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragfusion.answering import build_messages, extractive_answer, generate
+from ragfusion.chunking import Chunker
+from ragfusion.config import RETRIEVERS, PipelineConfig
+from ragfusion.embedders import Embedder, make_embedder
+from ragfusion.errors import ConfigError, IndexStateError, LoadError
+from ragfusion.fusion import fuse
+from ragfusion.llm import LLM, Message, make_llm
+from ragfusion.loaders import Skipped, discover, load_document
+from ragfusion.manifest import Manifest, check_compatible, read_manifest, write_manifest
+from ragfusion.query_plan import QueryPlan, QueryVariant, RewriteCache, plan_queries
+from ragfusion.stores.base import DocumentInfo, MetadataFilter
+from ragfusion.stores.local import LocalStore
+from ragfusion.types import Answer, Chunk, Document, Hit, RankedList
+
+REWRITE_CACHE_FILE = "rewrite-cache.sqlite3"
+
+
+def embedding_text(title: str, chunk: Chunk) -> str:
+    """What the embedder sees for a chunk: title and heading path give it context."""
+    parts = [title] if title and title not in chunk.text[:200] else []
+    if chunk.heading and chunk.heading != title:
+        parts.append(chunk.heading)
+    parts.append(chunk.text)
+    return "\n".join(parts)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    files_done: int
+    files_total: int
+    chunks_added: int
+    current: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    files: int
+    added: int
+    updated: int
+    unchanged: int
+    chunks_added: int
+    chunks_removed: int
+    skipped: tuple[Skipped, ...]
+    seconds: float
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks_added / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    question: str
+    queries: tuple[QueryVariant, ...]
+    hits: tuple[Hit, ...]
+    lists: tuple[RankedList, ...]
+    degraded: bool
+    warnings: tuple[str, ...]
+    timings_ms: dict[str, float]
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    """One step of a streamed answer: ``queries``, ``hits``, ``token``, ``replace`` (the
+    streamed text was unusable; here is the text that replaces it) or ``done``."""
+
+    kind: str
+    data: Any
+
+
+@dataclass
+class _PendingDoc:
+    document: Document
+    chunks: list[Chunk]
+    new: list[Chunk]
+    is_update: bool
+
+
+class Pipeline:
+    """Ingest, search and answer over one index directory."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        store: LocalStore,
+        embedder: Embedder,
+        config: PipelineConfig,
+        llm: LLM | None = None,
+    ) -> None:
+        self.index_dir = index_dir
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        self._llm = llm
+        self._chunker: Chunker | None = None
+        self._rewrite_cache: RewriteCache | None = None
+
+    # construction --------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        index_dir: str | Path,
+        config: PipelineConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+        create: bool = True,
+    ) -> Pipeline:
+        """Open (or, with ``create``, start) an index. Models load lazily on first use."""
+        path = Path(index_dir).expanduser().resolve()
+        config = config or PipelineConfig()
+        embedder = embedder or make_embedder(config.embedder)
+        manifest = read_manifest(path)
+        if manifest is None:
+            if not create:
+                raise IndexStateError(
+                    f"No index at {path}. Create one with: ragfusion ingest PATH... --index {path}"
+                )
+            if path.exists() and any(path.iterdir()):
+                raise IndexStateError(
+                    f"{path} is not empty and holds no ragfusion index; choose a "
+                    "new or empty folder for --index"
+                )
+            path.mkdir(parents=True, exist_ok=True)
+            manifest = Manifest(embedder=embedder.name, dim=embedder.dim, chunking=config.chunking)
+            write_manifest(path, manifest)
+        check_compatible(path, manifest, embedder.name, embedder.dim)
+        config = dataclasses.replace(config, chunking=manifest.chunking)
+        return cls(path, LocalStore(path, manifest.dim), embedder, config, llm)
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = make_llm(self.config.llm)
+        return self._llm
+
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            self._chunker = Chunker(self.config.chunking, self.embedder.tokenizer_file)
+        return self._chunker
+
+    @property
+    def rewrite_cache(self) -> RewriteCache:
+        if self._rewrite_cache is None:
+            self._rewrite_cache = RewriteCache(self.index_dir / REWRITE_CACHE_FILE)
+        return self._rewrite_cache
+
+    def close(self) -> None:
+        self.store.close()
+        if self._rewrite_cache is not None:
+            self._rewrite_cache.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ingest --------------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Load, chunk, embed and index files and folders. Unchanged files write nothing;
+        a changed file replaces only its own chunks; bad files are reported and skipped."""
+        started = time.perf_counter()
+        timings = {"load_chunk": 0.0, "embed": 0.0, "index": 0.0}
+        files, skipped = discover(paths)
+        skipped_list = list(skipped)
+        counts = {"added": 0, "updated": 0, "unchanged": 0, "chunks_added": 0, "removed": 0}
+        pending: list[_PendingDoc] = []
+        pending_new = 0
+        since_commit = 0
+
+        def flush() -> None:
+            nonlocal pending, pending_new, since_commit
+            new_chunks = [(p.document.title, c) for p in pending for c in p.new]
+            t = time.perf_counter()
+            vectors = self.embedder.embed_documents(
+                [embedding_text(title, c) for title, c in new_chunks]
+            )
+            timings["embed"] += time.perf_counter() - t
+            by_id = {c.chunk_id: vectors[i] for i, (_, c) in enumerate(new_chunks)}
+            t = time.perf_counter()
+            for p in pending:
+                result = self.store.upsert(p.document, p.chunks, by_id)
+                counts["chunks_added"] += result.added
+                counts["removed"] += result.removed
+                counts["updated" if p.is_update else "added"] += 1
+                since_commit += result.added
+            if since_commit >= self.config.commit_every_chunks:
+                self.store.commit()
+                since_commit = 0
+            timings["index"] += time.perf_counter() - t
+            pending, pending_new = [], 0
+
+        try:
+            for done, file in enumerate(files, start=1):
+                t = time.perf_counter()
+                try:
+                    document = load_document(file, self.config.max_file_bytes)
+                    stored_hash = self.store.content_hash_of(document.doc_id)
+                    if stored_hash == document.content_hash:
+                        counts["unchanged"] += 1
+                        continue
+                    chunks = self.chunker.split(document)
+                    if not chunks:
+                        raise LoadError(document.source, "produced no text chunks")
+                except LoadError as exc:
+                    skipped_list.append(Skipped(exc.path, exc.reason))
+                    continue
+                finally:
+                    timings["load_chunk"] += time.perf_counter() - t
+                    if progress:
+                        progress(
+                            IngestProgress(done, len(files), counts["chunks_added"], str(file))
+                        )
+                existing = self.store.chunk_ids_of(document.doc_id)
+                new = [c for c in chunks if c.chunk_id not in existing]
+                pending.append(_PendingDoc(document, chunks, new, stored_hash is not None))
+                pending_new += len(new)
+                if pending_new >= self.config.embed_batch:
+                    flush()
+            if pending:
+                flush()
+            t = time.perf_counter()
+            self.store.commit()
+            timings["index"] += time.perf_counter() - t
+        except BaseException:
+            self.store.rollback()
+            raise
+        return IngestReport(
+            files=len(files),
+            added=counts["added"],
+            updated=counts["updated"],
+            unchanged=counts["unchanged"],
+            chunks_added=counts["chunks_added"],
+            chunks_removed=counts["removed"],
+            skipped=tuple(skipped_list),
+            seconds=time.perf_counter() - started,
+            timings_s={k: round(v, 3) for k, v in timings.items()},
+        )
+
+    # search --------------------------------------------------------------------------------
+    def plan(
+        self, question: str, *, rewrites: int | None = None, queries: Sequence[str] = ()
+    ) -> QueryPlan:
+        n = self.config.rewrites if rewrites is None else rewrites
+        if n < 0:
+            raise ConfigError("rewrites must be >= 0")
+        return plan_queries(
+            question,
+            rewrites=n,
+            queries=queries,
+            llm=self.llm if n > 0 else None,
+            cache=self.rewrite_cache if n > 0 else None,
+            rewrite_weight=self.config.rewrite_weight,
+        )
+
+    def retrieve(
+        self,
+        plan: QueryPlan,
+        *,
+        k: int = 10,
+        where: MetadataFilter | None = None,
+        retrievers: Sequence[str] = RETRIEVERS,
+        timings: dict[str, float] | None = None,
+    ) -> tuple[list[Hit], list[RankedList]]:
+        """Search every query variant with every retriever (batched) and fuse the lists."""
+        timings = timings if timings is not None else {}
+        unknown = set(retrievers) - set(RETRIEVERS)
+        if unknown or not retrievers:
+            raise ConfigError(f"Unknown retriever(s) {sorted(unknown)}; use {RETRIEVERS}")
+        texts = list(plan.texts)
+        depth = max(self.config.candidates, k)
+        lists: list[RankedList] = []
+        if "bm25" in retrievers:
+            t = time.perf_counter()
+            for variant, hits in zip(
+                plan.variants, self.store.search_bm25(texts, depth, where), strict=True
+            ):
+                lists.append(RankedList(variant.text, "bm25", tuple(hits), variant.weight))
+            timings["bm25_ms"] = _ms(t)
+        if "dense" in retrievers:
+            t = time.perf_counter()
+            vectors = self.embedder.embed_queries(texts)
+            timings["embed_ms"] = _ms(t)
+            t = time.perf_counter()
+            for variant, hits in zip(
+                plan.variants, self.store.search_dense(vectors, depth, where), strict=True
+            ):
+                lists.append(RankedList(variant.text, "dense", tuple(hits), variant.weight))
+            timings["dense_ms"] = _ms(t)
+        t = time.perf_counter()
+        options: dict[str, Any] = {"retriever_weights": self.config.retriever_weights, "limit": k}
+        if self.config.fusion == "rrf":
+            options["k"] = self.config.rrf_k
+        fused = fuse(self.config.fusion, lists, **options)
+        timings["fuse_ms"] = _ms(t)
+        return fused, lists
+
+    def search(
+        self,
+        question: str,
+        *,
+        rewrites: int | None = None,
+        queries: Sequence[str] = (),
+        k: int = 10,
+        where: MetadataFilter | None = None,
+        retrievers: Sequence[str] = RETRIEVERS,
+    ) -> SearchResult:
+        """Fused hits for a question, each with its provenance."""
+        if not question.strip():
+            raise ConfigError("The question is empty")
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        started = time.perf_counter()
+        plan = self.plan(question, rewrites=rewrites, queries=queries)
+        timings = {"plan_ms": _ms(started)}
+        hits, lists = self.retrieve(plan, k=k, where=where, retrievers=retrievers, timings=timings)
+        timings["total_ms"] = _ms(started)
+        return SearchResult(
+            question=question.strip(),
+            queries=plan.variants,
+            hits=tuple(hits),
+            lists=tuple(lists),
+            degraded=plan.degraded,
+            warnings=plan.warnings,
+            timings_ms=timings,
+        )
+
+    # answer --------------------------------------------------------------------------------
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        rewrites: int | None = None,
+        queries: Sequence[str] = (),
+        k: int | None = None,
+        where: MetadataFilter | None = None,
+        extractive: bool = False,
+        history: Sequence[Message] = (),
+    ) -> Iterator[AnswerEvent]:
+        """Answer step by step: queries, hits, tokens, then ``done`` with the Answer."""
+        started = time.perf_counter()
+        found = self.search(
+            question,
+            rewrites=rewrites,
+            queries=queries,
+            k=k or self.config.answer_passages,
+            where=where,
+        )
+        yield AnswerEvent("queries", [v.text for v in found.queries])
+        yield AnswerEvent("hits", list(found.hits))
+        timings = dict(found.timings_ms)
+        warnings = list(found.warnings)
+        degraded = found.degraded
+        hits = list(found.hits)
+        if not hits:
+            text = "I could not find anything about this in the indexed documents."
+            yield AnswerEvent("token", text)
+            timings["total_ms"] = _ms(started)
+            yield AnswerEvent(
+                "done", self._answer(found, text, (), "none", degraded, warnings, timings)
+            )
+            return
+        if extractive:
+            t = time.perf_counter()
+            text, citations = extractive_answer(found.question, hits, self.embedder)
+            timings["extract_ms"] = _ms(t)
+            yield AnswerEvent("token", text)
+            timings["total_ms"] = _ms(started)
+            yield AnswerEvent(
+                "done",
+                self._answer(found, text, citations, "extractive", degraded, warnings, timings),
+            )
+            return
+        titles = self.store.titles([h.chunk.doc_id for h in hits])
+        messages = build_messages(found.question, hits, titles, history)
+        t = time.perf_counter()
+        stream = generate(self.llm, messages, hits, max_tokens=self.config.max_answer_tokens)
+        first = True
+        for piece in stream:
+            if first:
+                timings["first_token_ms"] = _ms(started)
+                first = False
+            yield AnswerEvent("token", piece)
+        timings["generate_ms"] = _ms(t)
+        result = stream.result
+        assert result is not None
+        warnings += result.warnings
+        text, citations, mode = result.text, result.citations, "generative"
+        if not result.usable:
+            text, citations = extractive_answer(found.question, hits, self.embedder)
+            warnings.append("the model's answer was unusable; answered extractively instead")
+            degraded, mode = True, "extractive"
+            yield AnswerEvent("replace", text)
+        timings["total_ms"] = _ms(started)
+        yield AnswerEvent(
+            "done", self._answer(found, text, citations, mode, degraded, warnings, timings)
+        )
+
+    def ask(self, question: str, **options: Any) -> Answer:
+        """Answer a question; see ``ask_stream`` for the options."""
+        answer: Answer | None = None
+        for event in self.ask_stream(question, **options):
+            if event.kind == "done":
+                answer = event.data
+        assert answer is not None
+        return answer
+
+    @staticmethod
+    def _answer(
+        found: SearchResult,
+        text: str,
+        citations: Sequence[Any],
+        mode: str,
+        degraded: bool,
+        warnings: Sequence[str],
+        timings: dict[str, float],
+    ) -> Answer:
+        return Answer(
+            question=found.question,
+            text=text,
+            citations=tuple(citations),
+            queries=tuple(v.text for v in found.queries),
+            hits=found.hits,
+            mode=mode,
+            degraded=degraded,
+            warnings=tuple(warnings),
+            timings_ms=timings,
+        )
+
+    # documents -----------------------------------------------------------------------------
+    def documents(self) -> list[DocumentInfo]:
+        return self.store.list_documents()
+
+    def document(self, doc_id: str) -> Document | None:
+        return self.store.get_document(doc_id)
+
+    def delete(self, doc_id: str) -> int:
+        removed = self.store.delete_document(doc_id)
+        self.store.commit()
+        return removed

@@ -1,0 +1,210 @@
+"""LocalStore: SQLite truth + tantivy BM25 + usearch HNSW in one directory.
+
+Write order on ``commit``: SQLite first (the truth), then the derived indexes. After a crash
+the derived indexes may lag behind or run ahead of SQLite; ``check`` measures that and
+``repair`` brings them back in line from the chunks and vectors stored in SQLite.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ragfusion.embedders.base import Vectors
+from ragfusion.stores.base import ConsistencyReport, DocumentInfo, MetadataFilter, UpsertResult
+from ragfusion.stores.bm25_tantivy import TantivyBM25
+from ragfusion.stores.catalog import Catalog
+from ragfusion.types import Chunk, Document, Hit
+
+CATALOG_FILE = "catalog.sqlite3"
+BM25_DIR = "bm25"
+VECTORS_FILE = "vectors.usearch"
+_FILTER_OVERFETCH = 4
+_REPAIR_BATCH = 2048
+
+
+def bm25_text(title: str, chunk: Chunk) -> str:
+    """What BM25 indexes for a chunk: its document title, heading path and text."""
+    return "\n".join(part for part in (title, chunk.heading, chunk.text) if part)
+
+
+class LocalStore:
+    """The embedded store. Searches are thread-safe; writes come from one thread at a time."""
+
+    def __init__(self, index_dir: Path, dim: int) -> None:
+        self.index_dir = index_dir
+        self.dim = dim
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self._catalog = Catalog(index_dir / CATALOG_FILE)
+        self._bm25 = TantivyBM25(index_dir / BM25_DIR)
+        from ragfusion.stores.vectors_usearch import UsearchVectors
+
+        self._vectors = UsearchVectors(index_dir / VECTORS_FILE, dim)
+        self._write_lock = threading.Lock()
+
+    # writes --------------------------------------------------------------------------------
+    def content_hash_of(self, doc_id: str) -> str | None:
+        return self._catalog.content_hash_of(doc_id)
+
+    def chunk_ids_of(self, doc_id: str) -> set[str]:
+        return set(self._catalog.chunk_keys_of(doc_id))
+
+    def upsert(
+        self, document: Document, chunks: Sequence[Chunk], vectors: dict[str, Vectors]
+    ) -> UpsertResult:
+        with self._write_lock:
+            self._catalog.begin()
+            existing = self._catalog.chunk_keys_of(document.doc_id)
+            wanted = {c.chunk_id for c in chunks}
+            stale = [key for cid, key in existing.items() if cid not in wanted]
+            new = [c for c in chunks if c.chunk_id not in existing]
+            missing = [c.chunk_id for c in new if c.chunk_id not in vectors]
+            if missing:
+                raise ValueError(f"no vectors given for {len(missing)} new chunks")
+            self._catalog.put_document(document)
+            self._catalog.delete_chunks(stale)
+            self._catalog.update_ordinals([c for c in chunks if c.chunk_id in existing])
+            keys = self._catalog.add_chunks(new, [vectors[c.chunk_id] for c in new])
+            self._bm25.remove(stale)
+            self._vectors.remove(stale)
+            self._bm25.add(
+                (key, c.doc_id, bm25_text(document.title, c))
+                for key, c in zip(keys, new, strict=True)
+            )
+            if new:
+                self._vectors.add(keys, np.stack([vectors[c.chunk_id] for c in new]))
+            return UpsertResult(added=len(new), removed=len(stale))
+
+    def delete_document(self, doc_id: str) -> int:
+        with self._write_lock:
+            self._catalog.begin()
+            keys = self._catalog.delete_document(doc_id)
+            self._bm25.remove(keys)
+            self._vectors.remove(keys)
+            return len(keys)
+
+    def commit(self) -> None:
+        with self._write_lock:
+            self._catalog.commit()
+            self._bm25.commit()
+            self._vectors.save()
+
+    def rollback(self) -> None:
+        with self._write_lock:
+            self._catalog.rollback()
+            self._bm25.rollback()
+
+    # reads ---------------------------------------------------------------------------------
+    def _allowed_docs(self, where: MetadataFilter | None) -> list[str] | None:
+        if where is None or where.is_empty:
+            return None
+        return self._catalog.matching_doc_ids(where)
+
+    def _to_hits(self, results: list[list[tuple[int, float]]], k: int) -> list[list[Hit]]:
+        chunks = self._catalog.chunks_by_keys(key for row in results for key, _ in row)
+        # Keys missing from SQLite (an index ahead of the truth after a crash) are dropped.
+        return [
+            [Hit(chunk=chunks[key], score=score) for key, score in row if key in chunks][:k]
+            for row in results
+        ]
+
+    def search_bm25(
+        self, queries: Sequence[str], k: int, where: MetadataFilter | None = None
+    ) -> list[list[Hit]]:
+        allowed = self._allowed_docs(where)
+        return self._to_hits(self._bm25.search(queries, k, allowed), k)
+
+    def search_dense(
+        self, vectors: Vectors, k: int, where: MetadataFilter | None = None
+    ) -> list[list[Hit]]:
+        allowed = self._allowed_docs(where)
+        if allowed is None:
+            return self._to_hits(self._vectors.search(vectors, k), k)
+        if not allowed:
+            return [[] for _ in range(len(vectors))]
+        allowed_keys = self._catalog.keys_of_docs(allowed)
+        if len(allowed_keys) <= k * _FILTER_OVERFETCH * 4:
+            return self._to_hits(self._vectors.search_within(vectors, k, allowed_keys), k)
+        allowed_set = set(allowed_keys)
+        rows = self._vectors.search(vectors, k * _FILTER_OVERFETCH)
+        filtered = [[(key, s) for key, s in row if key in allowed_set] for row in rows]
+        if any(len(row) < k for row in filtered):
+            filtered = self._vectors.search_within(vectors, k, allowed_keys)
+        return self._to_hits(filtered, k)
+
+    def get_document(self, doc_id: str) -> Document | None:
+        return self._catalog.get_document(doc_id)
+
+    def titles(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        return self._catalog.titles(doc_ids)
+
+    def list_documents(self) -> list[DocumentInfo]:
+        return self._catalog.list_documents()
+
+    def count_chunks(self) -> int:
+        return self._catalog.count_chunks()
+
+    def count_documents(self) -> int:
+        return self._catalog.count_documents()
+
+    # consistency ---------------------------------------------------------------------------
+    def check(self) -> ConsistencyReport:
+        truth = self._catalog.all_keys()
+        bm25 = self._bm25.all_keys()
+        dense = self._vectors.keys()
+        return ConsistencyReport(
+            chunks=len(truth),
+            bm25_docs=len(bm25),
+            vectors=len(dense),
+            missing_bm25=len(truth - bm25),
+            extra_bm25=len(bm25 - truth),
+            missing_vectors=len(truth - dense),
+            extra_vectors=len(dense - truth),
+        )
+
+    def quick_check(self) -> bool:
+        """Cheap test on open: do the three counts agree?"""
+        n = self._catalog.count_chunks()
+        return n == len(self._vectors) and n == self._bm25.count()
+
+    def repair(self) -> ConsistencyReport:
+        """Make both derived indexes hold exactly the chunks in SQLite."""
+        with self._write_lock:
+            truth = self._catalog.all_keys()
+            bm25 = self._bm25.all_keys()
+            dense = self._vectors.keys()
+            self._bm25.remove(sorted(bm25 - truth))
+            self._vectors.remove(sorted(dense - truth))
+            missing = sorted((truth - bm25) | (truth - dense))
+            for i in range(0, len(missing), _REPAIR_BATCH):
+                part = missing[i : i + _REPAIR_BATCH]
+                rows = list(self._catalog.iter_chunks_with_vectors(part, self.dim))
+                titles = self._catalog.titles(c.doc_id for _, c, _ in rows)
+                bm25_missing = [(k, c) for k, c, _ in rows if k not in bm25]
+                self._bm25.remove(k for k, _ in bm25_missing)
+                self._bm25.add(
+                    (k, c.doc_id, bm25_text(titles.get(c.doc_id, ""), c)) for k, c in bm25_missing
+                )
+                dense_missing = [(k, v) for k, _, v in rows if k not in dense]
+                if dense_missing:
+                    self._vectors.add(
+                        [k for k, _ in dense_missing], np.stack([v for _, v in dense_missing])
+                    )
+            self._bm25.commit()
+            self._vectors.save(force=True)
+        return self.check()
+
+    def close(self) -> None:
+        self._catalog.close()
+
+    def destroy(self) -> None:
+        """Delete everything this store wrote (used by ``ingest --rebuild``)."""
+        self.close()
+        self._bm25.clear()
+        for name in (CATALOG_FILE, CATALOG_FILE + "-wal", CATALOG_FILE + "-shm", VECTORS_FILE):
+            (self.index_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(self.index_dir / BM25_DIR, ignore_errors=True)
