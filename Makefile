@@ -1,0 +1,34 @@
+# The README's commands. `make demo` sets everything up and answers a question over the
+# bundled sample documents; `make test` sets up and runs the checks and the test suite.
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+DEMO_INDEX := .demo-index
+QUESTION ?= How often should I replace the HEPA filter, and how do I reset the filter light?
+
+.PHONY: setup demo test lint unit bench clean
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	$(BIN)/ragfusion ingest examples/kb --index $(DEMO_INDEX)
+	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX)
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+unit: setup
+	$(BIN)/python -m pytest -m "not models"
+
+bench: setup
+	$(BIN)/python benchmarks/rewrites.py
+
+clean:
+	rm -rf $(DEMO_INDEX) .pytest_cache .mypy_cache .ruff_cache
