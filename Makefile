@@ -7,6 +7,8 @@ export TRANSFORMERS_OFFLINE := 1
 DEMO_INDEX := .demo-index
 QUESTION ?= How often should I replace the HEPA filter, and how do I reset the filter light?
 
+LINT_PATHS := $(wildcard src tests benchmarks scripts)
+
 .PHONY: setup demo test lint unit bench clean
 
 setup:
@@ -17,8 +19,8 @@ demo: setup
 	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX)
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 test: setup lint
