@@ -178,3 +178,20 @@ def test_config_validation() -> None:
         PipelineConfig(retriever_weights={"bm25": -1.0})
     with pytest.raises(ConfigError):
         PipelineConfig(rrf_k=0)
+
+
+def test_ingest_records_uses_ids_as_sources(tmp_path: Path) -> None:
+    from ragfusion.pipeline import TextRecord
+
+    records = [
+        TextRecord("doc-1", "Zinc lozenges shorten the common cold.", "Zinc and colds"),
+        TextRecord("doc-2", "Vitamin D does not prevent fractures in older adults.", "Vit D"),
+        TextRecord("doc-3", "   ", "empty"),
+    ]
+    with open_pipe(tmp_path / "idx") as pipe:
+        report = pipe.ingest_records(records)
+        assert (report.added, len(report.skipped)) == (2, 1)
+        assert report.skipped[0].path == "doc-3"
+        hit = pipe.search("zinc common cold", k=1).hits[0]
+        assert hit.chunk.source == "doc-1"
+        assert pipe.ingest_records(records[:2]).unchanged == 2

@@ -73,10 +73,13 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _config(**overrides: Any) -> PipelineConfig:
-    from ragfusion.config import PipelineConfig
+def _config(index: Path, **overrides: Any) -> PipelineConfig:
+    """The configuration for a run: defaults, then the index's tuned fusion, then options."""
+    from ragfusion.config import PipelineConfig, apply_tuned, read_tuned
 
-    return PipelineConfig(**{k: v for k, v in overrides.items() if v is not None})
+    config = PipelineConfig(**{k: v for k, v in overrides.items() if v is not None})
+    tuned = _run(lambda: read_tuned(index.expanduser().resolve()))
+    return apply_tuned(config, tuned) if tuned else config
 
 
 def _open(index: Path, config: PipelineConfig | None = None, *, create: bool = False) -> Pipeline:
@@ -151,7 +154,9 @@ def ingest(
     if rebuild and index.exists():
         _rebuild(index)
     pipe = _open(
-        index, _config(chunking=chunking, max_file_bytes=int(max_file_mb * 2**20)), create=True
+        index,
+        _config(index, chunking=chunking, max_file_bytes=int(max_file_mb * 2**20)),
+        create=True,
     )
     err = Console(stderr=True)
     with (
@@ -219,7 +224,7 @@ def search(
     """Fused BM25 + dense search over every query variant, with provenance."""
     from ragfusion.serialize import search_json
 
-    pipe = _open(index, _config(llm=f"gguf:{llm_model}" if llm_model else None))
+    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None))
     with pipe:
         result = _run(
             lambda: pipe.search(
@@ -284,7 +289,7 @@ def ask(
     """Answer a question from the indexed documents, citing the exact sources."""
     from ragfusion.serialize import answer_json, hit_json
 
-    pipe = _open(index, _config(llm=f"gguf:{llm_model}" if llm_model else None))
+    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None))
     options: dict[str, Any] = {
         "rewrites": rewrites,
         "queries": query or (),
@@ -379,6 +384,117 @@ def check(
     typer.echo(json.dumps({**report.__dict__, "ok": report.ok}, indent=2))
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _collection_index(data_dir: Path, split: str, index: Path | None) -> tuple[Any, Pipeline]:
+    _setup_environment()
+    from ragfusion.evaluation.beir import load_collection
+    from ragfusion.evaluation.runner import default_index_dir
+
+    collection = _run(lambda: load_collection(data_dir, split))
+    pipe = _open(index or default_index_dir(collection), create=True)
+    return collection, pipe
+
+
+def _ingest_collection(pipe: Pipeline, collection: Any) -> None:
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    with err.status(
+        f"indexing {len(collection.corpus)} documents of {collection.name} "
+        f"into {pipe.index_dir} (reused when unchanged)"
+    ):
+        report = _run(lambda: pipe.ingest_records(collection.corpus))
+    if report.chunks_added:
+        err.print(
+            f"indexed {report.chunks_added} chunks in {report.seconds:.0f}s "
+            f"({report.chunks_per_second:.0f} chunks/s)"
+        )
+
+
+@app.command("eval")
+def eval_command(
+    data_dir: Annotated[Path, typer.Argument(help="A BEIR-format collection folder.")],
+    modes: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated: bm25, dense, hybrid, "
+            "hybrid-weighted, prf, fusion, hyde, default, "
+            "oracle."
+        ),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "test",
+    index: Annotated[
+        Path | None,
+        typer.Option(help="Index to build or reuse (default: a cache folder per collection)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+) -> None:
+    """Score retrieval modes on a BEIR collection: nDCG@10, Recall@100, MRR@10 with 95%
+    bootstrap intervals, a paired test against the best single retriever, and latency."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ragfusion.evaluation.runner import evaluate
+
+    chosen = [m.strip() for m in (modes or "bm25,dense,default").split(",") if m.strip()]
+    collection, pipe = _collection_index(data_dir, split, index)
+    err = Console(stderr=True)
+    with pipe:
+        _ingest_collection(pipe, collection)
+        with err.status("evaluating") as status:
+            report = _run(
+                lambda: evaluate(
+                    pipe,
+                    collection,
+                    chosen,
+                    limit=limit,
+                    progress=lambda m, d, n: status.update(f"evaluating {m}: {d}/{n} queries"),
+                )
+            )
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
+    table = Table(title=f"{report['dataset']} ({report['split']}, {report['n_queries']} queries)")
+    for column in ("mode", "nDCG@10", "95% CI", "R@100", "MRR@10", "p vs best single", "p50 ms"):
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for name, m in report["modes"].items():
+        low, high = m["ci95"]["ndcg@10"]
+        table.add_row(
+            name,
+            f"{m['ndcg@10']:.4f}",
+            f"{low:.3f}-{high:.3f}",
+            f"{m['recall@100']:.4f}",
+            f"{m['mrr@10']:.4f}",
+            f"{m['p_vs_best_single']:.3g}" if "p_vs_best_single" in m else "",
+            f"{m['latency_ms_p50']:.1f}" if "latency_ms_p50" in m else "",
+        )
+    Console().print(table)
+
+
+@app.command()
+def tune(
+    data_dir: Annotated[
+        Path, typer.Argument(help="A BEIR-format collection with labelled queries to learn from.")
+    ],
+    split: Annotated[
+        str, typer.Option(help="The split to learn on (never the test split you report).")
+    ] = "train",
+    index: Annotated[
+        Path | None,
+        typer.Option(help="The index to tune (default: the collection's cached index)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
+) -> None:
+    """Learn RRF k and the retriever weights from labelled queries; saves them in the
+    index (fusion.json), where search, ask and eval's hybrid-weighted mode use them."""
+    from ragfusion.evaluation.runner import tune as tune_weights
+
+    collection, pipe = _collection_index(data_dir, split, index)
+    with pipe:
+        _ingest_collection(pipe, collection)
+        tuned = _run(lambda: tune_weights(pipe, collection, limit=limit))
+    typer.echo(json.dumps(tuned, indent=2))
 
 
 def main() -> None:

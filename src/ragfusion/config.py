@@ -3,7 +3,11 @@ manifest once built; the rest only affect queries and can change per run."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from ragfusion.chunking import ChunkingConfig
 from ragfusion.embedders import DEFAULT_EMBEDDER
@@ -19,6 +23,9 @@ DEFAULT_REWRITES = 0
 RETRIEVERS = ("bm25", "dense")
 
 
+TUNED_FILE = "fusion.json"
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     embedder: str = DEFAULT_EMBEDDER
@@ -31,6 +38,11 @@ class PipelineConfig:
     retriever_weights: dict[str, float] = field(
         default_factory=lambda: {name: 1.0 for name in RETRIEVERS}
     )
+    dedup: str = "chunk"
+    prf: bool = False
+    prf_weight: float = 1.0
+    hyde: bool = False
+    hyde_weight: float = 1.0
     candidates: int = 100
     answer_passages: int = 4
     max_answer_tokens: int = 256
@@ -48,6 +60,8 @@ class PipelineConfig:
             raise ConfigError(f"rewrites must be between 0 and 8, got {self.rewrites}")
         if self.rrf_k <= 0:
             raise ConfigError(f"rrf_k must be positive, got {self.rrf_k}")
+        if self.dedup not in ("chunk", "document"):
+            raise ConfigError(f"dedup must be 'chunk' or 'document', got {self.dedup!r}")
         if self.candidates < 1 or self.answer_passages < 1:
             raise ConfigError("candidates and answer_passages must be at least 1")
         for name, weight in self.retriever_weights.items():
@@ -56,3 +70,29 @@ class PipelineConfig:
                     f"retriever weight {name}={weight} is invalid: retrievers are "
                     f"{', '.join(RETRIEVERS)} and weights must be >= 0"
                 )
+
+
+def read_tuned(index_dir: Path) -> dict[str, Any] | None:
+    """Fusion settings learned by ``ragfusion tune`` for this index, if any."""
+    path = index_dir / TUNED_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        float(data["rrf_k"])
+        dict(data["retriever_weights"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path} is not a valid tuning file ({exc}); delete it or re-run ragfusion tune"
+        ) from exc
+    return dict(data)
+
+
+def apply_tuned(config: PipelineConfig, tuned: dict[str, Any]) -> PipelineConfig:
+    """The config with tuned RRF k and retriever weights."""
+    return dataclasses.replace(
+        config,
+        fusion="rrf",
+        rrf_k=float(tuned["rrf_k"]),
+        retriever_weights={str(k): float(v) for k, v in tuned["retriever_weights"].items()},
+    )

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ragfusion.answering import build_messages, extractive_answer, generate
 from ragfusion.chunking import Chunker
-from ragfusion.config import RETRIEVERS, PipelineConfig
+from ragfusion.config import RETRIEVERS, PipelineConfig, apply_tuned, read_tuned
 from ragfusion.embedders import Embedder, make_embedder
 from ragfusion.errors import ConfigError, IndexStateError, LoadError
+from ragfusion.expansion import DEFAULT_EXPANSION_TERMS, DEFAULT_FEEDBACK_DOCS, rm3_weights
 from ragfusion.fusion import fuse
+from ragfusion.ids import content_hash, document_id
 from ragfusion.llm import LLM, Message, make_llm
 from ragfusion.loaders import Skipped, discover, load_document
 from ragfusion.manifest import Manifest, check_compatible, read_manifest, write_manifest
@@ -90,6 +92,27 @@ class AnswerEvent:
     data: Any
 
 
+@dataclass(frozen=True)
+class TextRecord:
+    """A text to ingest that is not a file; ``id`` becomes the document's source."""
+
+    id: str
+    text: str
+    title: str = ""
+
+    def to_document(self) -> Document:
+        if not self.text.strip():
+            raise LoadError(self.id, "is empty; there is nothing to ingest")
+        return Document(
+            doc_id=document_id(self.id),
+            source=self.id,
+            file_type="txt",
+            title=self.title.strip(),
+            text=self.text,
+            content_hash=content_hash((self.title + "\0" + self.text).encode()),
+        )
+
+
 @dataclass
 class _PendingDoc:
     document: Document
@@ -130,7 +153,10 @@ class Pipeline:
     ) -> Pipeline:
         """Open (or, with ``create``, start) an index. Models load lazily on first use."""
         path = Path(index_dir).expanduser().resolve()
-        config = config or PipelineConfig()
+        if config is None:
+            # Settings learned by `ragfusion tune` apply unless a config is given explicitly.
+            tuned = read_tuned(path)
+            config = apply_tuned(PipelineConfig(), tuned) if tuned else PipelineConfig()
         embedder = embedder or make_embedder(config.embedder)
         manifest = read_manifest(path)
         if manifest is None:
@@ -149,6 +175,12 @@ class Pipeline:
         check_compatible(path, manifest, embedder.name, embedder.dim)
         config = dataclasses.replace(config, chunking=manifest.chunking)
         return cls(path, LocalStore(path, manifest.dim), embedder, config, llm)
+
+    def with_config(self, config: PipelineConfig) -> Pipeline:
+        """A view of the same index, models and caches with other query-time settings."""
+        view = Pipeline(self.index_dir, self.store, self.embedder, config, self._llm)
+        view._chunker, view._rewrite_cache = self._chunker, self._rewrite_cache
+        return view
 
     @property
     def llm(self) -> LLM:
@@ -188,10 +220,30 @@ class Pipeline:
     ) -> IngestReport:
         """Load, chunk, embed and index files and folders. Unchanged files write nothing;
         a changed file replaces only its own chunks; bad files are reported and skipped."""
+        files, skipped = discover(paths)
+        max_bytes = self.config.max_file_bytes
+        loads = (lambda f=file: load_document(f, max_bytes) for file in files)
+        return self._ingest(loads, len(files), list(skipped), progress)
+
+    def ingest_records(
+        self,
+        records: Sequence[TextRecord],
+        *,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest texts that are not files (e.g. a BEIR corpus); ``source`` is the record id."""
+        loads = (lambda r=record: r.to_document() for record in records)
+        return self._ingest(loads, len(records), [], progress)
+
+    def _ingest(
+        self,
+        loads: Iterable[Callable[[], Document]],
+        total: int,
+        skipped: list[Skipped],
+        progress: Callable[[IngestProgress], None] | None,
+    ) -> IngestReport:
         started = time.perf_counter()
         timings = {"load_chunk": 0.0, "embed": 0.0, "index": 0.0}
-        files, skipped = discover(paths)
-        skipped_list = list(skipped)
         counts = {"added": 0, "updated": 0, "unchanged": 0, "chunks_added": 0, "removed": 0}
         pending: list[_PendingDoc] = []
         pending_new = 0
@@ -220,10 +272,12 @@ class Pipeline:
             pending, pending_new = [], 0
 
         try:
-            for done, file in enumerate(files, start=1):
+            for done, load in enumerate(loads, start=1):
                 t = time.perf_counter()
+                label = ""
                 try:
-                    document = load_document(file, self.config.max_file_bytes)
+                    document = load()
+                    label = document.source
                     stored_hash = self.store.content_hash_of(document.doc_id)
                     if stored_hash == document.content_hash:
                         counts["unchanged"] += 1
@@ -232,14 +286,13 @@ class Pipeline:
                     if not chunks:
                         raise LoadError(document.source, "produced no text chunks")
                 except LoadError as exc:
-                    skipped_list.append(Skipped(exc.path, exc.reason))
+                    label = exc.path
+                    skipped.append(Skipped(exc.path, exc.reason))
                     continue
                 finally:
                     timings["load_chunk"] += time.perf_counter() - t
                     if progress:
-                        progress(
-                            IngestProgress(done, len(files), counts["chunks_added"], str(file))
-                        )
+                        progress(IngestProgress(done, total, counts["chunks_added"], label))
                 existing = self.store.chunk_ids_of(document.doc_id)
                 new = [c for c in chunks if c.chunk_id not in existing]
                 pending.append(_PendingDoc(document, chunks, new, stored_hash is not None))
@@ -255,13 +308,13 @@ class Pipeline:
             self.store.rollback()
             raise
         return IngestReport(
-            files=len(files),
+            files=total,
             added=counts["added"],
             updated=counts["updated"],
             unchanged=counts["unchanged"],
             chunks_added=counts["chunks_added"],
             chunks_removed=counts["removed"],
-            skipped=tuple(skipped_list),
+            skipped=tuple(skipped),
             seconds=time.perf_counter() - started,
             timings_s={k: round(v, 3) for k, v in timings.items()},
         )
@@ -273,13 +326,15 @@ class Pipeline:
         n = self.config.rewrites if rewrites is None else rewrites
         if n < 0:
             raise ConfigError("rewrites must be >= 0")
+        needs_llm = n > 0 or self.config.hyde
         return plan_queries(
             question,
             rewrites=n,
             queries=queries,
-            llm=self.llm if n > 0 else None,
-            cache=self.rewrite_cache if n > 0 else None,
+            llm=self.llm if needs_llm else None,
+            cache=self.rewrite_cache if needs_llm else None,
             rewrite_weight=self.config.rewrite_weight,
+            hyde=self.config.hyde,
         )
 
     def retrieve(
@@ -305,6 +360,8 @@ class Pipeline:
                 plan.variants, self.store.search_bm25(texts, depth, where), strict=True
             ):
                 lists.append(RankedList(variant.text, "bm25", tuple(hits), variant.weight))
+            if self.config.prf and lists:
+                lists.append(self._prf_list(plan.variants[0].text, lists[0], depth, where))
             timings["bm25_ms"] = _ms(t)
         if "dense" in retrievers:
             t = time.perf_counter()
@@ -315,6 +372,11 @@ class Pipeline:
                 plan.variants, self.store.search_dense(vectors, depth, where), strict=True
             ):
                 lists.append(RankedList(variant.text, "dense", tuple(hits), variant.weight))
+            if plan.hyde_passage:
+                passage_vector = self.embedder.embed_documents([plan.hyde_passage])
+                hits = self.store.search_dense(passage_vector, depth, where)[0]
+                label = "hyde: " + plan.hyde_passage
+                lists.append(RankedList(label, "dense", tuple(hits), self.config.hyde_weight))
             timings["dense_ms"] = _ms(t)
         t = time.perf_counter()
         options: dict[str, Any] = {"retriever_weights": self.config.retriever_weights, "limit": k}
@@ -323,6 +385,20 @@ class Pipeline:
         fused = fuse(self.config.fusion, lists, **options)
         timings["fuse_ms"] = _ms(t)
         return fused, lists
+
+    def _prf_list(
+        self, original: str, first: RankedList, depth: int, where: MetadataFilter | None
+    ) -> RankedList:
+        """BM25 again with the RM3-expanded original question (pseudo-relevance feedback)."""
+        feedback = [
+            (self.store.analyze(hit.chunk.text), hit.score)
+            for hit in first.hits[:DEFAULT_FEEDBACK_DOCS]
+        ]
+        weights = rm3_weights(self.store.analyze(original), feedback)
+        hits = self.store.search_bm25_weighted([weights], depth, where)[0] if weights else []
+        strongest = sorted(weights, key=lambda term: -weights[term])[:DEFAULT_EXPANSION_TERMS]
+        label = "prf: " + " ".join(strongest)
+        return RankedList(label, "bm25", tuple(hits), self.config.prf_weight)
 
     def search(
         self,

@@ -100,6 +100,7 @@ class QueryPlan:
     variants: tuple[QueryVariant, ...]
     degraded: bool = False
     warnings: tuple[str, ...] = ()
+    hyde_passage: str | None = None
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -223,6 +224,37 @@ def llm_rewrites(
     return rewrites, warnings
 
 
+_HYDE_SYSTEM = (
+    "Write a short, factual passage (two or three sentences) that answers the question, as "
+    "it might appear in a reference document. Do not mention the question."
+)
+_HYDE_MAX_TOKENS = 96
+_HYDE_PROMPT_VERSION = "hyde-v1"
+
+
+def hyde_passage(
+    question: str, llm: LLM, cache: RewriteCache | None = None
+) -> tuple[str | None, list[str]]:
+    """A hypothetical answer passage for dense search (HyDE, Gao et al. 2022), or None."""
+    key = RewriteCache.key(llm.name, _HYDE_PROMPT_VERSION + question, 0)
+    reply = cache.get(key) if cache else None
+    if reply is None:
+        messages: list[Message] = [
+            {"role": "system", "content": _HYDE_SYSTEM},
+            {"role": "user", "content": question},
+        ]
+        try:
+            reply = llm.complete(messages, max_tokens=_HYDE_MAX_TOKENS, temperature=0.0)
+        except ModelError as exc:
+            return None, [f"HyDE passage generation failed ({exc})"]
+        if cache:
+            cache.put(key, reply)
+    passage = " ".join(reply.split())
+    if len(content_words(passage)) < 3:
+        return None, ["the HyDE passage was unusable; searched without it"]
+    return passage, []
+
+
 def plan_queries(
     question: str,
     *,
@@ -231,6 +263,7 @@ def plan_queries(
     llm: LLM | None = None,
     cache: RewriteCache | None = None,
     rewrite_weight: float = REWRITE_WEIGHT,
+    hyde: bool = False,
 ) -> QueryPlan:
     """The original question first, then the user's variants, then LLM rewrites."""
     question = question.strip()
@@ -255,4 +288,15 @@ def plan_queries(
                 if normalise_query(text) not in seen:
                     seen.add(normalise_query(text))
                     variants.append(QueryVariant(text, "rewrite", rewrite_weight))
-    return QueryPlan(tuple(variants), degraded=degraded, warnings=tuple(warnings))
+    passage = None
+    if hyde:
+        if llm is None:
+            warnings.append("HyDE was requested but no LLM is configured")
+            degraded = True
+        else:
+            passage, notes = hyde_passage(question, llm, cache)
+            warnings += notes
+            degraded = degraded or passage is None
+    return QueryPlan(
+        tuple(variants), degraded=degraded, warnings=tuple(warnings), hyde_passage=passage
+    )

@@ -114,34 +114,71 @@ class TantivyBM25:
         self, queries: Sequence[str], k: int, doc_ids: Sequence[str] | None = None
     ) -> list[list[tuple[int, float]]]:
         """Top ``k`` (key, BM25 score) per query, optionally only within ``doc_ids``."""
-        tv = self._tv
+        if doc_ids is not None and not doc_ids:
+            return [[] for _ in queries]
         searcher = self._index.searcher()
-        restrict = None
-        if doc_ids is not None:
-            if not doc_ids:
-                return [[] for _ in queries]
-            # A zero-score clause: it filters without changing BM25 scores.
-            restrict = tv.Query.const_score_query(
-                tv.Query.term_set_query(self._schema, "doc_id", list(doc_ids)), 0.0
-            )
+        restrict = self._restriction(doc_ids)
         results: list[list[tuple[int, float]]] = []
         for query_text in queries:
             query = self._text_query(query_text)
-            if query is None:
+            results.append([] if query is None else self._run(searcher, query, restrict, k))
+        return results
+
+    def search_weighted(
+        self,
+        term_weights: Sequence[dict[str, float]],
+        k: int,
+        doc_ids: Sequence[str] | None = None,
+    ) -> list[list[tuple[int, float]]]:
+        """Top ``k`` per weighted bag of (already analysed) terms: sum of w * BM25(term)."""
+        if doc_ids is not None and not doc_ids:
+            return [[] for _ in term_weights]
+        tv = self._tv
+        searcher = self._index.searcher()
+        restrict = self._restriction(doc_ids)
+        results: list[list[tuple[int, float]]] = []
+        for weights in term_weights:
+            clauses = [
+                (
+                    tv.Occur.Should,
+                    tv.Query.boost_query(
+                        tv.Query.term_query(self._schema, "text", term), float(weight)
+                    ),
+                )
+                for term, weight in weights.items()
+                if weight > 0
+            ]
+            if not clauses:
                 results.append([])
                 continue
-            if restrict is not None:
-                query = tv.Query.boolean_query([(tv.Occur.Must, query), (tv.Occur.Must, restrict)])
-            hits = searcher.search(query, limit=k, count=False).hits
-            keys = searcher.fast_field_values("key", [address for _, address in hits])
-            results.append(
-                [
-                    (int(key), float(score))
-                    for (score, _), key in zip(hits, keys, strict=True)
-                    if key is not None
-                ]
-            )
+            query = tv.Query.boolean_query(clauses)
+            results.append(self._run(searcher, query, restrict, k))
         return results
+
+    def analyze(self, text: str) -> list[str]:
+        """The terms the index stores for ``text`` (lower-cased, stop words out, stemmed)."""
+        return list(self._analyzer.analyze(text))
+
+    def _restriction(self, doc_ids: Sequence[str] | None) -> Any:
+        if doc_ids is None:
+            return None
+        tv = self._tv
+        # A zero-score clause: it filters without changing BM25 scores.
+        return tv.Query.const_score_query(
+            tv.Query.term_set_query(self._schema, "doc_id", list(doc_ids)), 0.0
+        )
+
+    def _run(self, searcher: Any, query: Any, restrict: Any, k: int) -> list[tuple[int, float]]:
+        tv = self._tv
+        if restrict is not None:
+            query = tv.Query.boolean_query([(tv.Occur.Must, query), (tv.Occur.Must, restrict)])
+        hits = searcher.search(query, limit=k, count=False).hits
+        keys = searcher.fast_field_values("key", [address for _, address in hits])
+        return [
+            (int(key), float(score))
+            for (score, _), key in zip(hits, keys, strict=True)
+            if key is not None
+        ]
 
     def _text_query(self, text: str) -> Any:
         """One SHOULD clause per analysed query term (repeats weigh more, as in Lucene)."""

@@ -118,6 +118,20 @@ class LocalStore:
         allowed = self._allowed_docs(where)
         return self._to_hits(self._bm25.search(queries, k, allowed), k)
 
+    def search_bm25_weighted(
+        self,
+        term_weights: Sequence[dict[str, float]],
+        k: int,
+        where: MetadataFilter | None = None,
+    ) -> list[list[Hit]]:
+        """BM25 over weighted bags of analysed terms (query expansion)."""
+        allowed = self._allowed_docs(where)
+        return self._to_hits(self._bm25.search_weighted(term_weights, k, allowed), k)
+
+    def analyze(self, text: str) -> list[str]:
+        """Terms as the BM25 index sees them."""
+        return self._bm25.analyze(text)
+
     def search_dense(
         self, vectors: Vectors, k: int, where: MetadataFilter | None = None
     ) -> list[list[Hit]]:

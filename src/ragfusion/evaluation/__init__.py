@@ -1,0 +1,1 @@
+"""Retrieval evaluation on BEIR-format collections: ``ragfusion eval`` and ``ragfusion tune``."""

@@ -1,0 +1,238 @@
+"""Run retrieval modes over a BEIR collection and report metrics, intervals and latency;
+learn fusion weights on a train split (``tune``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragfusion.config import RETRIEVERS, TUNED_FILE, PipelineConfig, apply_tuned, read_tuned
+from ragfusion.errors import ConfigError
+from ragfusion.evaluation.beir import Collection
+from ragfusion.evaluation.metrics import Run, oracle_run, paired_p_value, per_query, summarise
+from ragfusion.fusion import fuse
+from ragfusion.pipeline import Pipeline
+from ragfusion.types import RankedList
+
+DEPTH = 100
+RRF_K_GRID = (5, 10, 20, 40, 60, 100)
+DENSE_WEIGHT_GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A retrieval mode: which retrievers, how many rewrites, which settings."""
+
+    name: str
+    retrievers: tuple[str, ...] = RETRIEVERS
+    rewrites: int = 0
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+_PLAIN = {
+    "fusion": "rrf",
+    "rrf_k": 60.0,
+    "retriever_weights": {"bm25": 1.0, "dense": 1.0},
+    "prf": False,
+    "hyde": False,
+}
+MODES: dict[str, Mode] = {
+    "bm25": Mode("bm25", ("bm25",), overrides=_PLAIN, description="BM25 alone"),
+    "dense": Mode("dense", ("dense",), overrides=_PLAIN, description="dense alone"),
+    "hybrid": Mode("hybrid", overrides=_PLAIN, description="plain RRF (k=60) of both"),
+    "hybrid-weighted": Mode("hybrid-weighted", description="RRF with tuned weights and k"),
+    "prf": Mode(
+        "prf",
+        overrides={**_PLAIN, "prf": True},
+        description="plain RRF of both + RM3-expanded BM25",
+    ),
+    "fusion": Mode(
+        "fusion", rewrites=2, overrides=_PLAIN, description="2 LLM rewrites x both retrievers, RRF"
+    ),
+    "hyde": Mode(
+        "hyde",
+        overrides={**_PLAIN, "hyde": True},
+        description="plain RRF of both + dense search with a HyDE passage",
+    ),
+    "default": Mode("default", description="the shipped default settings"),
+}
+ALL_MODES = (*MODES, "oracle")
+
+
+def default_index_dir(collection: Collection) -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    digest = hashlib.blake2b(str(collection.path).encode(), digest_size=4).hexdigest()
+    return cache / "ragfusion" / "eval" / f"{collection.name}-{digest}"
+
+
+def _eval_config(
+    base: PipelineConfig,
+    mode: Mode,
+    tuned: Mapping[str, Any] | None,
+) -> PipelineConfig:
+    config = dataclasses.replace(base, dedup="document", candidates=DEPTH, **mode.overrides)
+    if mode.name == "hybrid-weighted":
+        if tuned is None:
+            raise ConfigError(
+                "hybrid-weighted needs tuned weights: run ragfusion tune on a "
+                "collection with a train split first"
+            )
+        config = apply_tuned(config, dict(tuned))
+    return config
+
+
+def _as_run(sources: Sequence[str]) -> dict[str, float]:
+    # Scores from ranks, so the metric library sees exactly our order (no tie reshuffles).
+    return {source: float(len(sources) - i) for i, source in enumerate(sources)}
+
+
+@dataclass
+class ModeResult:
+    run: Run
+    latencies_ms: list[float]
+    degraded: int = 0
+
+
+def run_mode(
+    pipe: Pipeline,
+    queries: Mapping[str, str],
+    mode: Mode,
+    tuned: Mapping[str, Any] | None,
+    progress: Callable[[int], None] | None = None,
+) -> ModeResult:
+    view = pipe.with_config(_eval_config(pipe.config, mode, tuned))
+    result = ModeResult(run={}, latencies_ms=[])
+    for done, (qid, text) in enumerate(queries.items(), start=1):
+        started = time.perf_counter()
+        found = view.search(text, rewrites=mode.rewrites, k=DEPTH, retrievers=mode.retrievers)
+        result.latencies_ms.append((time.perf_counter() - started) * 1000)
+        result.degraded += found.degraded
+        result.run[qid] = _as_run([hit.chunk.source for hit in found.hits])
+        if progress:
+            progress(done)
+    return result
+
+
+def evaluate(
+    pipe: Pipeline,
+    collection: Collection,
+    modes: Sequence[str],
+    *,
+    limit: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Metrics per mode on the collection's judged queries, as the ``eval --json`` schema."""
+    unknown = [m for m in modes if m not in ALL_MODES]
+    if unknown:
+        raise ConfigError(f"Unknown mode(s) {unknown}; choose from {', '.join(ALL_MODES)}")
+    queries = dict(itertools.islice(collection.queries.items(), limit))
+    qrels = {qid: collection.qrels[qid] for qid in queries}
+    tuned = read_tuned(pipe.index_dir)
+    needed = list(dict.fromkeys([*modes, *(["bm25", "dense"] if "oracle" in modes else [])]))
+    results: dict[str, ModeResult] = {}
+    for name in needed:
+        if name == "oracle":
+            continue
+        tick = (lambda done, n=name: progress(n, done, len(queries))) if progress else None
+        results[name] = run_mode(pipe, queries, MODES[name], tuned, tick)
+    values = {name: per_query(qrels, r.run) for name, r in results.items()}
+    if "oracle" in modes:
+        candidates = {
+            qid: set(results["bm25"].run.get(qid, {})) | set(results["dense"].run.get(qid, {}))
+            for qid in queries
+        }
+        values["oracle"] = per_query(qrels, oracle_run(qrels, candidates))
+    singles = [m for m in ("bm25", "dense") if m in values]
+    best_single = max(
+        singles, key=lambda m: float(np.mean(list(values[m]["ndcg@10"].values()))), default=None
+    )
+    report_modes: dict[str, Any] = {}
+    for name in modes:
+        summary = summarise(values[name])
+        if name in results:
+            latencies = results[name].latencies_ms
+            summary["latency_ms_p50"] = round(float(np.percentile(latencies, 50)), 2)
+            summary["latency_ms_p95"] = round(float(np.percentile(latencies, 95)), 2)
+            summary["degraded_queries"] = results[name].degraded
+        if best_single and name != best_single:
+            order = list(qrels)
+            summary["p_vs_best_single"] = round(
+                paired_p_value(
+                    [values[name]["ndcg@10"][q] for q in order],
+                    [values[best_single]["ndcg@10"][q] for q in order],
+                ),
+                5,
+            )
+        report_modes[name] = summary
+    return {
+        "dataset": collection.name,
+        "split": collection.split,
+        "n_queries": len(queries),
+        "best_single": best_single,
+        "index": str(pipe.index_dir),
+        "tuned": tuned,
+        "modes": report_modes,
+    }
+
+
+def candidate_lists(pipe: Pipeline, queries: Mapping[str, str]) -> dict[str, list[RankedList]]:
+    """BM25 and dense lists (original question only) per query, for re-fusing offline."""
+    view = pipe.with_config(_eval_config(pipe.config, MODES["hybrid"], None))
+    return {
+        qid: list(view.search(text, rewrites=0, k=DEPTH).lists) for qid, text in queries.items()
+    }
+
+
+def tune(pipe: Pipeline, collection: Collection, *, limit: int | None = None) -> dict[str, Any]:
+    """Grid-search RRF k and the dense/BM25 weight ratio for mean nDCG@10 on ``collection``
+    (use its train split), save the best in the index and return the search's summary."""
+    queries = dict(itertools.islice(collection.queries.items(), limit))
+    qrels = {qid: collection.qrels[qid] for qid in queries}
+    lists = candidate_lists(pipe, queries)
+    scores: list[tuple[float, float, float]] = []
+    for k, w_dense in itertools.product(RRF_K_GRID, DENSE_WEIGHT_GRID):
+        run = {
+            qid: _as_run(
+                [
+                    h.chunk.source
+                    for h in fuse(
+                        "rrf",
+                        per_query_lists,
+                        k=k,
+                        retriever_weights={"bm25": 1.0, "dense": w_dense},
+                        dedup="document",
+                        limit=DEPTH,
+                    )
+                ]
+            )
+            for qid, per_query_lists in lists.items()
+        }
+        ndcg = float(np.mean(list(per_query(qrels, run)["ndcg@10"].values())))
+        scores.append((ndcg, k, w_dense))
+    plain = next(s for s in scores if s[1] == 60 and s[2] == 1.0)
+    best = max(scores, key=lambda s: (round(s[0], 6), -abs(s[1] - 60), -abs(s[2] - 1.0)))
+    tuned = {
+        "method": "rrf",
+        "rrf_k": best[1],
+        "retriever_weights": {"bm25": 1.0, "dense": best[2]},
+        "trained_on": {
+            "dataset": collection.name,
+            "split": collection.split,
+            "n_queries": len(queries),
+        },
+        "train_ndcg@10": round(best[0], 4),
+        "train_ndcg@10_plain_rrf": round(plain[0], 4),
+    }
+    (pipe.index_dir / TUNED_FILE).write_text(json.dumps(tuned, indent=2) + "\n")
+    return tuned
