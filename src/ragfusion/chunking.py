@@ -8,6 +8,7 @@ truncated by the embedder.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +18,8 @@ from ragfusion.ids import chunk_id
 from ragfusion.types import Chunk, Document, Section
 
 _MARKDOWN_TYPES = frozenset({"md", "html", "docx"})
+# An ATX heading line: up to 3 spaces, 1-6 '#', then white space or the end of the line.
+_HEADING_LINE = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class Chunker:
         chunks: list[Chunk] = []
         for start, piece in splitter.chunk_indices(document.text):
             end = start + len(piece)
-            if not piece.strip() or _is_heading_only(piece):
+            if not piece.strip() or _is_heading_only(document, start, piece):
                 continue
             chunks.append(
                 Chunk(
@@ -88,10 +91,24 @@ class Chunker:
         return chunks
 
 
-def _is_heading_only(piece: str) -> bool:
-    """A chunk that is nothing but Markdown heading lines carries no answer on its own."""
-    lines = [line for line in piece.splitlines() if line.strip()]
-    return bool(lines) and all(line.lstrip().startswith("#") for line in lines)
+def _is_heading_only(document: Document, start: int, piece: str) -> bool:
+    """A chunk that is nothing but Markdown heading lines carries no answer on its own.
+
+    Only Markdown-like text has headings; in plain text and PDF a line such as
+    '#1 Always unplug...' is content. A heading is 1-6 '#' followed by a space or tab (or
+    nothing), indented by at most 3 spaces: loaders indent '# comment' lines of code by 4.
+    The splitter trims pieces, so the first line is judged as it stands in the document
+    (with its indentation, or as the tail of a longer line).
+    """
+    if document.file_type not in _MARKDOWN_TYPES:
+        return False
+    window = max(0, start - 8)  # a heading is indented by 3 spaces at most: look back a bit
+    line_start = document.text.rfind("\n", window, start) + 1
+    if line_start == 0 and window > 0:
+        return False  # the piece starts far into a line: its first line is no heading
+    lines = (document.text[line_start:start] + piece).splitlines()
+    lines = [line for line in lines if line.strip()]
+    return bool(lines) and all(_HEADING_LINE.match(line) for line in lines)
 
 
 def heading_path(sections: tuple[Section, ...], offset: int, title: str = "") -> str:

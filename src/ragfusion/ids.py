@@ -1,8 +1,12 @@
 """Content-addressed identifiers.
 
 A document id depends only on where the document lives; a chunk id depends on its document,
-its offsets and its text. Re-ingesting an unchanged file therefore yields the same ids, and
-a changed file yields new ids only for the chunks that really changed.
+its character offsets and its text. Re-ingesting an unchanged file yields the same ids (and
+ingest skips it by its content hash, writing nothing). In a changed file, a chunk keeps its
+id only if both its text and its offsets are unchanged: an edit that changes the length of
+the text (an insertion or deletion) shifts every chunk after it, so those chunks get new ids
+(and are embedded again) even though their text is the same. Typically only the chunks
+before the edit (and, after a same-length edit, the untouched chunks after it) keep their ids.
 """
 
 from __future__ import annotations

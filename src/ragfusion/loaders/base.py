@@ -9,6 +9,8 @@ from typing import Any
 from ragfusion.types import Section
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+# A line a Markdown parser would read as an ATX heading (CommonMark: up to 3 spaces of indent).
+_HEADING_LIKE = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
 
 
 def collapse_spaces(text: str) -> str:
@@ -58,7 +60,14 @@ class MarkdownTextBuilder:
     def block(self, text: str, prefix: str = "") -> None:
         text = collapse_spaces(text)
         if text:
-            self._append(prefix + text)
+            self._append(_protect_headings(prefix + text))
+
+    def verbatim(self, text: str) -> None:
+        """Preformatted text, white space kept; only leading/trailing blank lines go."""
+        lines = text.replace("\r\n", "\n").split("\n")
+        kept = [i for i, line in enumerate(lines) if line.strip()]
+        if kept:
+            self._append(_protect_headings("\n".join(lines[kept[0] : kept[-1] + 1])))
 
     @property
     def text(self) -> str:
@@ -70,3 +79,14 @@ class MarkdownTextBuilder:
 
     def first_heading(self) -> str:
         return self._sections[0].title if self._sections else ""
+
+
+def _protect_headings(text: str) -> str:
+    """Indent lines that look like Markdown headings ('# comment' in code, '# of items').
+
+    Only ``heading()`` makes headings: sections come from real headings, and the Markdown
+    chunker must not split at, or drop as heading-only, a line of ordinary content.
+    """
+    return "\n".join(
+        "    " + line if _HEADING_LIKE.match(line) else line for line in text.split("\n")
+    )

@@ -64,8 +64,11 @@ def load_docx(data: bytes, path: str, stem: str) -> LoadedText:
                 builder.block(paragraph.text)
         elif tag == "tbl":
             for row in Table(element, document).rows:
-                cells = [collapse_spaces(cell.text) for cell in row.cells]
-                builder.block(" | ".join(dict.fromkeys(c for c in cells if c)))
+                # A merged cell is repeated once per grid column it spans: keep one copy,
+                # keyed by its <w:tc> element (equal text in different cells is kept).
+                unique = {cell._tc: cell for cell in row.cells}
+                cells = [collapse_spaces(cell.text) for cell in unique.values()]
+                builder.block(" | ".join(c for c in cells if c))
     if not builder.text.strip():
         raise LoadError(path, "contains no text")
     title = (document.core_properties.title or "").strip() or builder.first_heading() or stem

@@ -11,8 +11,14 @@ from ragfusion.loaders.base import LoadedText
 from ragfusion.types import Section
 
 _SNIFF_BYTES = 8192
-_ATX_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
-_FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
+# An ATX heading line (CommonMark): 1-6 '#', white space, then the title (see _heading_title).
+_ATX_HEADING = re.compile(r"(#{1,6})[ \t]+(.*)")
+# A code fence opener: up to 3 spaces, then 3+ backticks or tildes, then an info string.
+_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_FENCE_CLOSE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t\r]*")
+_LINE = re.compile(r"^.*", re.MULTILINE)
+# A decoded text counts as plausible when at least this share of it is printable.
+_MIN_PRINTABLE = 0.95
 
 
 def decode_text(data: bytes, path: str) -> str:
@@ -49,17 +55,41 @@ def decode_text(data: bytes, path: str) -> str:
 
 
 def _decode_legacy(data: bytes, path: str, utf8_error: UnicodeDecodeError) -> str:
+    """Decode bytes that are neither UTF-8 nor BOM-marked (and NUL-free).
+
+    Windows-1252 comes first when the bytes are valid cp1252, the result is mostly printable
+    and charset-normalizer does not find it chaotic: on short or Western European text the
+    detector's guess is unreliable (it picks UTF-16-BE for 'café', cp1250 for French), while
+    Cyrillic, Greek, CJK or Central European text decoded as cp1252 reads as chaos and goes
+    to the detector. A UTF-16/32 guess is never taken: such text has NUL bytes or a BOM.
+    """
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[: 1 << 20]).best()  # detection on the first MiB is enough
-    if best is not None and best.encoding:
+    sample = data[: 1 << 20]  # detection on the first MiB is enough
+    with contextlib.suppress(UnicodeDecodeError):
+        text = data.decode("cp1252")
+        if _mostly_printable(text) and from_bytes(sample, cp_isolation=["cp1252"]).best():
+            return text
+    for match in from_bytes(sample):
+        encoding = (match.encoding or "").lower().replace("-", "_")
+        if not encoding or encoding.startswith(("utf_16", "utf_32")):
+            continue
         with contextlib.suppress(UnicodeDecodeError, LookupError):
-            return data.decode(best.encoding)
+            text = data.decode(encoding)
+            if _mostly_printable(text):
+                return text
     raise LoadError(
         path,
         f"is not valid UTF-8 (byte {utf8_error.start}) and its encoding could not be detected; "
         "convert it, e.g. iconv -f LATIN1 -t UTF-8 FILE > FILE.utf8",
     )
+
+
+def _mostly_printable(text: str) -> bool:
+    if not text:
+        return False
+    printable = sum(1 for c in text if c.isprintable() or c in "\t\n\r")
+    return printable >= _MIN_PRINTABLE * len(text)
 
 
 def load_plain_text(data: bytes, path: str, stem: str) -> LoadedText:
@@ -70,17 +100,39 @@ def load_plain_text(data: bytes, path: str, stem: str) -> LoadedText:
 
 
 def markdown_sections(text: str) -> tuple[Section, ...]:
-    """ATX headings (``# Title``) outside fenced code blocks, with their offsets."""
-    fenced: list[tuple[int, int]] = []
-    fence_marks = [m.start() for m in _FENCE.finditer(text)]
-    for open_at, close_at in zip(fence_marks[::2], fence_marks[1::2], strict=False):
-        fenced.append((open_at, close_at))
+    """ATX headings (``# Title``) outside fenced code blocks, with their offsets.
+
+    Fences follow CommonMark: a fence opened by N backticks (or tildes) is closed only by a
+    line of at least N of the same character; an unclosed fence runs to the end of the text.
+    """
     sections = []
-    for m in _ATX_HEADING.finditer(text):
-        if any(a <= m.start() <= b for a, b in fenced):
+    fence: str | None = None  # the opening run of the fence we are inside, if any
+    for line in _LINE.finditer(text):
+        content = line.group()
+        if fence is not None:
+            close = _FENCE_CLOSE.fullmatch(content)
+            if close and close.group(1)[0] == fence[0] and len(close.group(1)) >= len(fence):
+                fence = None
             continue
-        sections.append(Section(title=m.group(2).strip(), level=len(m.group(1)), start=m.start()))
+        opening = _FENCE_OPEN.fullmatch(content)
+        if opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+            fence = opening.group(1)
+            continue
+        heading = _ATX_HEADING.fullmatch(content)
+        title = _heading_title(heading.group(2)) if heading else ""
+        if heading and title:  # '## ##' is an empty heading: nothing to cite
+            sections.append(Section(title=title, level=len(heading.group(1)), start=line.start()))
     return tuple(sections)
+
+
+def _heading_title(raw: str) -> str:
+    """The title of an ATX heading: an optional closing run of '#' is dropped only when white
+    space precedes it ('## Cleaning ##' -> 'Cleaning', '# Tips for C#' keeps its '#')."""
+    title = raw.rstrip(" \t\r")
+    unclosed = title.rstrip("#")
+    if unclosed != title and (not unclosed or unclosed[-1] in " \t"):
+        title = unclosed
+    return title.strip()
 
 
 def load_markdown(data: bytes, path: str, stem: str) -> LoadedText:
