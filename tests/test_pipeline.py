@@ -195,3 +195,17 @@ def test_ingest_records_uses_ids_as_sources(tmp_path: Path) -> None:
         hit = pipe.search("zinc common cold", k=1).hits[0]
         assert hit.chunk.source == "doc-1"
         assert pipe.ingest_records(records[:2]).unchanged == 2
+
+
+def test_document_dedup_returns_each_document_once(tmp_path: Path) -> None:
+    from ragfusion.pipeline import TextRecord
+
+    long_text = " ".join(f"Zinc sentence number {i} about colds and lozenges." for i in range(60))
+    records = [TextRecord("zinc", long_text, "Zinc"), TextRecord("other", "Zinc is a metal.")]
+    with open_pipe(tmp_path / "idx", dedup="document") as pipe:
+        pipe.ingest_records(records)
+        assert pipe.store.count_chunks() > 2  # the long record spans several chunks
+        for retrievers in (["bm25"], ["dense"], ["bm25", "dense"]):
+            hits = pipe.search("zinc colds lozenges", k=10, retrievers=retrievers).hits
+            sources = [h.chunk.source for h in hits]
+            assert sources[0] == "zinc" and len(sources) == len(set(sources)) == 2

@@ -379,7 +379,11 @@ class Pipeline:
                 lists.append(RankedList(label, "dense", tuple(hits), self.config.hyde_weight))
             timings["dense_ms"] = _ms(t)
         t = time.perf_counter()
-        options: dict[str, Any] = {"retriever_weights": self.config.retriever_weights, "limit": k}
+        options: dict[str, Any] = {
+            "retriever_weights": self.config.retriever_weights,
+            "dedup": self.config.dedup,
+            "limit": k,
+        }
         if self.config.fusion == "rrf":
             options["k"] = self.config.rrf_k
         fused = fuse(self.config.fusion, lists, **options)

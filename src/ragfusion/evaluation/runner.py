@@ -93,8 +93,12 @@ def _eval_config(
 
 
 def _as_run(sources: Sequence[str]) -> dict[str, float]:
-    # Scores from ranks, so the metric library sees exactly our order (no tie reshuffles).
-    return {source: float(len(sources) - i) for i, source in enumerate(sources)}
+    """Scores from ranks, so the metric library sees exactly our order (no tie reshuffles);
+    a document listed twice keeps its first (best) rank."""
+    run: dict[str, float] = {}
+    for i, source in enumerate(sources):
+        run.setdefault(source, float(len(sources) - i))
+    return run
 
 
 @dataclass
