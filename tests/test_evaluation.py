@@ -102,6 +102,7 @@ def test_tune_saves_weights_that_open_applies(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "idx" / "fusion.json").read_text())
     assert saved["rrf_k"] == tuned["rrf_k"]
     with Pipeline.open(tmp_path / "idx", embedder=HashEmbedder()) as reopened:
+        assert reopened.config.fusion == tuned["method"] in ("rrf", "combsum")
         assert reopened.config.rrf_k == tuned["rrf_k"]
         assert reopened.config.retriever_weights == tuned["retriever_weights"]
     explicit = PipelineConfig(rrf_k=7)

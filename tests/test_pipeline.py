@@ -10,6 +10,7 @@ from tests.conftest import HashEmbedder, ScriptedLLM
 from ragfusion import Pipeline, PipelineConfig
 from ragfusion.errors import ConfigError, EmbedderMismatchError, IndexStateError
 from ragfusion.stores.base import MetadataFilter
+from ragfusion.types import RankedList
 
 
 def open_pipe(index: Path, llm: ScriptedLLM | None = None, **config: object) -> Pipeline:
@@ -52,7 +53,7 @@ def test_changed_file_replaces_only_its_chunks(tmp_path: Path, corpus: Path) -> 
 
 
 def test_search_fuses_with_provenance(tmp_path: Path, corpus: Path) -> None:
-    with open_pipe(tmp_path / "idx") as pipe:
+    with open_pipe(tmp_path / "idx", fusion="rrf") as pipe:
         pipe.ingest([corpus])
         result = pipe.search("reset the filter light", queries=["filter button seconds"], k=3)
         assert [v.text for v in result.queries] == [
@@ -209,3 +210,22 @@ def test_document_dedup_returns_each_document_once(tmp_path: Path) -> None:
             hits = pipe.search("zinc colds lozenges", k=10, retrievers=retrievers).hits
             sources = [h.chunk.source for h in hits]
             assert sources[0] == "zinc" and len(sources) == len(set(sources)) == 2
+
+
+def test_default_fusion_is_combsum_of_min_max_scores(tmp_path: Path, corpus: Path) -> None:
+    with open_pipe(tmp_path / "idx") as pipe:
+        pipe.ingest([corpus])
+        result = pipe.search("reset the filter light", k=5)
+    assert pipe.config.fusion == "combsum" and pipe.config.normalization == "minmax"
+
+    def minmax(lst: RankedList) -> dict[str, float]:
+        scores = [h.score for h in lst.hits]
+        low, high = min(scores), max(scores)
+        return {
+            h.chunk_id: (h.score - low) / (high - low) if high > low else 1.0
+            for h in reversed(lst.hits)
+        }  # reversed: the first occurrence wins
+
+    parts = [minmax(lst) for lst in result.lists]
+    for hit in result.hits:
+        assert hit.score == pytest.approx(sum(p.get(hit.chunk_id, 0.0) for p in parts))

@@ -17,7 +17,7 @@ from typing import Any
 
 from ragfusion.answering import build_messages, extractive_answer, generate
 from ragfusion.chunking import Chunker
-from ragfusion.config import RETRIEVERS, PipelineConfig, apply_tuned, read_tuned
+from ragfusion.config import RETRIEVERS, SCORE_FUSIONS, PipelineConfig, apply_tuned, read_tuned
 from ragfusion.embedders import Embedder, make_embedder
 from ragfusion.errors import ConfigError, IndexStateError, LoadError
 from ragfusion.expansion import DEFAULT_EXPANSION_TERMS, DEFAULT_FEEDBACK_DOCS, rm3_weights
@@ -386,6 +386,8 @@ class Pipeline:
         }
         if self.config.fusion == "rrf":
             options["k"] = self.config.rrf_k
+        elif self.config.fusion in SCORE_FUSIONS:
+            options["normalization"] = self.config.normalization
         fused = fuse(self.config.fusion, lists, **options)
         timings["fuse_ms"] = _ms(t)
         return fused, lists

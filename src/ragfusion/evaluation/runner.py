@@ -198,45 +198,56 @@ def candidate_lists(pipe: Pipeline, queries: Mapping[str, str]) -> dict[str, lis
     }
 
 
+def _settings() -> list[dict[str, Any]]:
+    grid: list[dict[str, Any]] = [
+        {"method": "rrf", "rrf_k": k, "dense": w}
+        for k, w in itertools.product(RRF_K_GRID, DENSE_WEIGHT_GRID)
+    ]
+    grid += [
+        {"method": "combsum", "normalization": "minmax", "dense": w} for w in DENSE_WEIGHT_GRID
+    ]
+    return grid
+
+
+def _fuse_setting(setting: Mapping[str, Any], lists: list[RankedList]) -> list[str]:
+    options: dict[str, Any] = {
+        "retriever_weights": {"bm25": 1.0, "dense": setting["dense"]},
+        "dedup": "document",
+        "limit": DEPTH,
+    }
+    if setting["method"] == "rrf":
+        options["k"] = setting["rrf_k"]
+    else:
+        options["normalization"] = setting["normalization"]
+    return [h.chunk.source for h in fuse(setting["method"], lists, **options)]
+
+
 def tune(pipe: Pipeline, collection: Collection, *, limit: int | None = None) -> dict[str, Any]:
-    """Grid-search RRF k and the dense/BM25 weight ratio for mean nDCG@10 on ``collection``
-    (use its train split), save the best in the index and return the search's summary."""
+    """Grid-search the fusion method (RRF with its k, or CombSUM) and the dense/BM25 weight
+    for mean nDCG@10 on ``collection`` (use its train split); save the best in the index."""
     queries = dict(itertools.islice(collection.queries.items(), limit))
     qrels = {qid: collection.qrels[qid] for qid in queries}
     lists = candidate_lists(pipe, queries)
-    scores: list[tuple[float, float, float]] = []
-    for k, w_dense in itertools.product(RRF_K_GRID, DENSE_WEIGHT_GRID):
-        run = {
-            qid: _as_run(
-                [
-                    h.chunk.source
-                    for h in fuse(
-                        "rrf",
-                        per_query_lists,
-                        k=k,
-                        retriever_weights={"bm25": 1.0, "dense": w_dense},
-                        dedup="document",
-                        limit=DEPTH,
-                    )
-                ]
-            )
-            for qid, per_query_lists in lists.items()
-        }
-        ndcg = float(np.mean(list(per_query(qrels, run)["ndcg@10"].values())))
-        scores.append((ndcg, k, w_dense))
-    plain = next(s for s in scores if s[1] == 60 and s[2] == 1.0)
-    best = max(scores, key=lambda s: (round(s[0], 6), -abs(s[1] - 60), -abs(s[2] - 1.0)))
+
+    def score(setting: Mapping[str, Any]) -> float:
+        run = {qid: _as_run(_fuse_setting(setting, per_q)) for qid, per_q in lists.items()}
+        return float(np.mean(list(per_query(qrels, run)["ndcg@10"].values())))
+
+    plain = {"method": "rrf", "rrf_k": 60, "dense": 1.0}
+    scored = [(score(setting), setting) for setting in _settings()]
+    best_score, best = max(scored, key=lambda item: round(item[0], 6))
     tuned = {
-        "method": "rrf",
-        "rrf_k": best[1],
-        "retriever_weights": {"bm25": 1.0, "dense": best[2]},
+        "method": best["method"],
+        "rrf_k": best.get("rrf_k", 60),
+        "normalization": best.get("normalization", "minmax"),
+        "retriever_weights": {"bm25": 1.0, "dense": best["dense"]},
         "trained_on": {
             "dataset": collection.name,
             "split": collection.split,
             "n_queries": len(queries),
         },
-        "train_ndcg@10": round(best[0], 4),
-        "train_ndcg@10_plain_rrf": round(plain[0], 4),
+        "train_ndcg@10": round(best_score, 4),
+        "train_ndcg@10_plain_rrf": round(score(plain), 4),
     }
     (pipe.index_dir / TUNED_FILE).write_text(json.dumps(tuned, indent=2) + "\n")
     return tuned
