@@ -9,7 +9,7 @@ QUESTION ?= How often should I replace the HEPA filter, and how do I reset the f
 
 LINT_PATHS := $(wildcard src tests benchmarks scripts)
 
-.PHONY: setup demo test lint unit bench clean
+.PHONY: setup demo test lint unit bench bench-fusion bench-peers clean
 
 setup:
 	@scripts/setup.sh
@@ -29,8 +29,19 @@ test: setup lint
 unit: setup
 	$(BIN)/python -m pytest -m "not models"
 
+# Benchmarks (not tests): each writes JSON to benchmarks/results/; see benchmarks/RESULTS.md.
 bench: setup
-	$(BIN)/python benchmarks/rewrites.py
+	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/quality.py --llm --limit 60
+	$(BIN)/python benchmarks/sample_corpus.py
+	$(BIN)/python benchmarks/answer_passages.py
+
+bench-fusion: setup
+	$(BIN)/python benchmarks/fusion_search.py
+
+bench-peers: setup
+	bash benchmarks/peers-setup.sh
+	$(BIN)/python benchmarks/peers_quality.py
 
 clean:
 	rm -rf $(DEMO_INDEX) .pytest_cache .mypy_cache .ruff_cache

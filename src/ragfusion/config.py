@@ -51,7 +51,7 @@ class PipelineConfig:
     hyde: bool = False
     hyde_weight: float = 1.0
     candidates: int = 100
-    answer_passages: int = 4
+    answer_passages: int = 3  # measured on examples/questions.jsonl: see benchmarks/RESULTS.md
     max_answer_tokens: int = 256
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     embed_batch: int = 256
