@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 DEMO_INDEX := .demo-index
-QUESTION ?= How often should I replace the HEPA filter, and how do I reset the filter light?
+QUESTION ?= How often should I replace the HEPA filter?
 
 LINT_PATHS := $(wildcard src tests benchmarks scripts)
 
@@ -16,7 +16,10 @@ setup:
 
 demo: setup
 	$(BIN)/ragfusion ingest examples/kb --index $(DEMO_INDEX)
+	@echo "--- generative answer (bundled SmolLM2-135M, streamed) ---"
 	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX)
+	@echo "--- extractive answer (quoted sentences only) ---"
+	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX) --extractive
 
 lint: setup
 	$(BIN)/ruff check $(LINT_PATHS)

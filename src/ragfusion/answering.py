@@ -8,6 +8,7 @@ unusable, the extractive answer replaces it and the answer is marked ``degraded`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -36,18 +37,24 @@ _MIN_SENTENCE_WORDS = 4
 _RELATIVE_CUTOFF = 0.8  # keep sentences scoring at least this share of the best one
 
 
+_HEADING_MARK = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.MULTILINE)
+
+
+def passage_text(text: str) -> str:
+    """A passage as the model sees it: Markdown heading marks removed (a small model copies
+    them into its answer; measured in benchmarks/RESULTS.md)."""
+    return _HEADING_MARK.sub("", text.strip())
+
+
 def build_messages(
-    question: str, hits: Sequence[Hit], titles: dict[str, str], history: Sequence[Message] = ()
+    question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
 ) -> list[Message]:
     """The chat prompt: system rules, earlier turns, then numbered passages and question."""
-    blocks = []
-    for number, hit in enumerate(hits, start=1):
-        title = titles.get(hit.chunk.doc_id, "")
-        label = " - ".join(part for part in (title, hit.chunk.heading) if part)
-        blocks.append(f"[{number}] ({label})\n{hit.chunk.text.strip()}")
+    blocks = [f"[{n}] {passage_text(hit.chunk.text)}" for n, hit in enumerate(hits, start=1)]
     user = (
-        "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\n"
-        "Answer briefly, citing passages like [1]:"
+        "Passages:\n\n"
+        + "\n\n".join(blocks)
+        + f"\n\nQuestion: {question}\nAnswer briefly, citing passages like [1]:"
     )
     return [
         {"role": "system", "content": SYSTEM_PROMPT},

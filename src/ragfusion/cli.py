@@ -347,10 +347,8 @@ def _print_sources(answer: Any) -> None:
     for warning in answer.warnings:
         err.print(f"[yellow]note:[/] {warning}")
     t = answer.timings_ms
-    err.print(
-        f"[dim]{answer.mode} answer; first token {t.get('first_token_ms', 0):.0f} ms, "
-        f"total {t.get('total_ms', 0):.0f} ms[/]"
-    )
+    first = f"first token {t['first_token_ms']:.0f} ms, " if "first_token_ms" in t else ""
+    err.print(f"[dim]{answer.mode} answer; {first}total {t.get('total_ms', 0):.0f} ms[/]")
 
 
 @app.command()

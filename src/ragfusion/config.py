@@ -52,6 +52,8 @@ class PipelineConfig:
     hyde_weight: float = 1.0
     candidates: int = 100
     answer_passages: int = 3  # measured on examples/questions.jsonl: see benchmarks/RESULTS.md
+    # Extractive answers pick sentences by similarity and pay no prompt cost: more candidates.
+    extractive_passages: int = 5
     max_answer_tokens: int = 256
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     embed_batch: int = 256

@@ -450,12 +450,9 @@ class Pipeline:
     ) -> Iterator[AnswerEvent]:
         """Answer step by step: queries, hits, tokens, then ``done`` with the Answer."""
         started = time.perf_counter()
+        default_k = self.config.extractive_passages if extractive else self.config.answer_passages
         found = self.search(
-            question,
-            rewrites=rewrites,
-            queries=queries,
-            k=k or self.config.answer_passages,
-            where=where,
+            question, rewrites=rewrites, queries=queries, k=k or default_k, where=where
         )
         yield AnswerEvent("queries", [v.text for v in found.queries])
         yield AnswerEvent("hits", list(found.hits))
@@ -482,8 +479,7 @@ class Pipeline:
                 self._answer(found, text, citations, "extractive", degraded, warnings, timings),
             )
             return
-        titles = self.store.titles([h.chunk.doc_id for h in hits])
-        messages = build_messages(found.question, hits, titles, history)
+        messages = build_messages(found.question, hits, history)
         t = time.perf_counter()
         stream = generate(self.llm, messages, hits, max_tokens=self.config.max_answer_tokens)
         first = True
