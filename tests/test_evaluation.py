@@ -127,3 +127,30 @@ def test_prf_and_hyde_lists_show_in_provenance(tmp_path: Path) -> None:
     assert result.hits[0].chunk.source == "d1"
     found_by = {p.query.split(":")[0] for p in result.hits[0].provenance}
     assert {"prf", "hyde"} <= found_by
+
+
+def test_tuning_never_leaks_into_the_default_mode(tmp_path: Path) -> None:
+    root = write_beir(tmp_path / "beir")
+    test = load_collection(root, "test")
+    with Pipeline.open(tmp_path / "idx", embedder=HashEmbedder()) as pipe:
+        pipe.ingest_records(test.corpus)
+        before = evaluate(pipe, test, ["default"])["modes"]["default"]["ndcg@10"]
+    (tmp_path / "idx" / "fusion.json").write_text(
+        json.dumps({"method": "rrf", "rrf_k": 1, "retriever_weights": {"bm25": 0.0, "dense": 1.0}})
+    )
+    with Pipeline.open(tmp_path / "idx", embedder=HashEmbedder()) as pipe:
+        assert pipe.config.retriever_weights["bm25"] == 0.0  # the index applies its tuning
+        report = evaluate(pipe, test, ["default", "hybrid-weighted"])
+    assert report["modes"]["default"]["ndcg@10"] == before
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from ragfusion.evaluation.plot import plot_report
+
+    collection = load_collection(write_beir(tmp_path / "beir"), "test")
+    with Pipeline.open(tmp_path / "idx", embedder=HashEmbedder()) as pipe:
+        pipe.ingest_records(collection.corpus)
+        report = evaluate(pipe, collection, ["bm25", "dense", "hybrid"])
+    plot_report(report, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -428,6 +428,7 @@ def eval_command(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Draw nDCG@10 per mode to this PNG.")] = None,
 ) -> None:
     """Score retrieval modes on a BEIR collection: nDCG@10, Recall@100, MRR@10 with 95%
     bootstrap intervals, a paired test against the best single retriever, and latency."""
@@ -441,6 +442,7 @@ def eval_command(
     err = Console(stderr=True)
     with pipe:
         _ingest_collection(pipe, collection)
+        _tune_if_needed(pipe, data_dir, chosen, err)
         with err.status("evaluating") as status:
             report = _run(
                 lambda: evaluate(
@@ -453,6 +455,10 @@ def eval_command(
             )
     if json_out:
         json_out.write_text(json.dumps(report, indent=2) + "\n")
+    if plot:
+        from ragfusion.evaluation.plot import plot_report
+
+        _run(lambda: plot_report(report, plot))
     table = Table(title=f"{report['dataset']} ({report['split']}, {report['n_queries']} queries)")
     for column in ("mode", "nDCG@10", "95% CI", "R@100", "MRR@10", "p vs best single", "p50 ms"):
         table.add_column(column, justify="left" if column == "mode" else "right")
@@ -468,6 +474,29 @@ def eval_command(
             f"{m['latency_ms_p50']:.1f}" if "latency_ms_p50" in m else "",
         )
     Console().print(table)
+
+
+def _tune_if_needed(pipe: Pipeline, data_dir: Path, modes: list[str], err: Any) -> None:
+    """hybrid-weighted needs tuned weights: learn them on the train split when there are none."""
+    from ragfusion.config import read_tuned
+    from ragfusion.evaluation.beir import load_collection
+    from ragfusion.evaluation.runner import tune as tune_weights
+
+    if "hybrid-weighted" not in modes or read_tuned(pipe.index_dir) is not None:
+        return
+    if not (data_dir / "qrels" / "train.tsv").is_file():
+        raise _fail(
+            "hybrid-weighted needs tuned weights and this collection has no train "
+            "split; run: ragfusion tune OTHER_COLLECTION --index INDEX"
+        )
+    train = _run(lambda: load_collection(data_dir, "train"))
+    with err.status(f"tuning fusion on the train split ({len(train.queries)} queries)"):
+        tuned = _run(lambda: tune_weights(pipe, train))
+    err.print(
+        f"tuned on train: {tuned['method']} k={tuned['rrf_k']} weights "
+        f"{tuned['retriever_weights']} (train nDCG@10 {tuned['train_ndcg@10']}, plain RRF "
+        f"{tuned['train_ndcg@10_plain_rrf']})"
+    )
 
 
 @app.command()

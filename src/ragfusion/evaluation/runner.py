@@ -81,7 +81,10 @@ def _eval_config(
     mode: Mode,
     tuned: Mapping[str, Any] | None,
 ) -> PipelineConfig:
-    config = dataclasses.replace(base, dedup="document", candidates=DEPTH, **mode.overrides)
+    # Modes start from the shipped defaults (keeping only the models of ``base``), so a tuned
+    # fusion.json in the index never leaks into "default" or the other fixed modes.
+    shipped = PipelineConfig(embedder=base.embedder, llm=base.llm, chunking=base.chunking)
+    config = dataclasses.replace(shipped, dedup="document", candidates=DEPTH, **mode.overrides)
     if mode.name == "hybrid-weighted":
         if tuned is None:
             raise ConfigError(
