@@ -154,3 +154,19 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
         report = evaluate(pipe, collection, ["bm25", "dense", "hybrid"])
     plot_report(report, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ensure_tuned_uses_the_train_split(tmp_path: Path) -> None:
+    from ragfusion.evaluation.runner import ensure_tuned
+
+    root = write_beir(tmp_path / "beir")
+    collection = load_collection(root, "test")
+    with Pipeline.open(tmp_path / "idx", embedder=HashEmbedder()) as pipe:
+        pipe.ingest_records(collection.corpus)
+        tuned = ensure_tuned(pipe, root)
+        assert tuned["trained_on"]["split"] == "train"
+        assert ensure_tuned(pipe, root) == tuned  # reused, not re-tuned
+    (root / "qrels" / "train.tsv").unlink()
+    with Pipeline.open(tmp_path / "idx2", embedder=HashEmbedder()) as pipe:
+        with pytest.raises(ConfigError, match="no train split"):
+            ensure_tuned(pipe, root)

@@ -477,25 +477,15 @@ def eval_command(
 
 
 def _tune_if_needed(pipe: Pipeline, data_dir: Path, modes: list[str], err: Any) -> None:
-    """hybrid-weighted needs tuned weights: learn them on the train split when there are none."""
-    from ragfusion.config import read_tuned
-    from ragfusion.evaluation.beir import load_collection
-    from ragfusion.evaluation.runner import tune as tune_weights
+    from ragfusion.evaluation.runner import ensure_tuned
 
-    if "hybrid-weighted" not in modes or read_tuned(pipe.index_dir) is not None:
+    if "hybrid-weighted" not in modes:
         return
-    if not (data_dir / "qrels" / "train.tsv").is_file():
-        raise _fail(
-            "hybrid-weighted needs tuned weights and this collection has no train "
-            "split; run: ragfusion tune OTHER_COLLECTION --index INDEX"
-        )
-    train = _run(lambda: load_collection(data_dir, "train"))
-    with err.status(f"tuning fusion on the train split ({len(train.queries)} queries)"):
-        tuned = _run(lambda: tune_weights(pipe, train))
+    with err.status("tuning fusion on the train split (hybrid-weighted needs it)"):
+        tuned = _run(lambda: ensure_tuned(pipe, data_dir))
     err.print(
-        f"tuned on train: {tuned['method']} k={tuned['rrf_k']} weights "
-        f"{tuned['retriever_weights']} (train nDCG@10 {tuned['train_ndcg@10']}, plain RRF "
-        f"{tuned['train_ndcg@10_plain_rrf']})"
+        f"fusion tuned on {tuned['trained_on']['split']}: {tuned['method']} "
+        f"k={tuned['rrf_k']} weights {tuned['retriever_weights']}"
     )
 
 

@@ -254,3 +254,19 @@ def tune(pipe: Pipeline, collection: Collection, *, limit: int | None = None) ->
     }
     (pipe.index_dir / TUNED_FILE).write_text(json.dumps(tuned, indent=2) + "\n")
     return tuned
+
+
+def ensure_tuned(pipe: Pipeline, data_dir: Path) -> dict[str, Any]:
+    """The index's tuned fusion; tuned now on the collection's train split if there is none."""
+    from ragfusion.evaluation.beir import load_collection
+
+    tuned = read_tuned(pipe.index_dir)
+    if tuned is not None:
+        return tuned
+    if not (Path(data_dir) / "qrels" / "train.tsv").is_file():
+        raise ConfigError(
+            "hybrid-weighted needs tuned weights and this collection has no "
+            "train split; tune on another collection first: ragfusion tune "
+            "OTHER_COLLECTION --index INDEX"
+        )
+    return tune(pipe, load_collection(data_dir, "train"))
