@@ -167,6 +167,8 @@ def test_ensure_tuned_uses_the_train_split(tmp_path: Path) -> None:
         assert tuned["trained_on"]["split"] == "train"
         assert ensure_tuned(pipe, root) == tuned  # reused, not re-tuned
     (root / "qrels" / "train.tsv").unlink()
-    with Pipeline.open(tmp_path / "idx2", embedder=HashEmbedder()) as pipe:
-        with pytest.raises(ConfigError, match="no train split"):
-            ensure_tuned(pipe, root)
+    with (
+        Pipeline.open(tmp_path / "idx2", embedder=HashEmbedder()) as pipe,
+        pytest.raises(ConfigError, match="no train split"),
+    ):
+        ensure_tuned(pipe, root)
