@@ -26,14 +26,14 @@ def plot_report(report: dict[str, Any], path: Path) -> None:
     ]
     figure, axes = plt.subplots(figsize=(max(4.0, 1.1 * len(modes)), 3.6))
     bars = axes.bar(modes, values, yerr=[lows, highs], capsize=4, color="#4c78a8")
-    for bar, value in zip(bars, values, strict=True):
+    for bar, value in zip(bars, values, strict=True):  # inside the bar, clear of the CI
         axes.annotate(
             f"{value:.3f}",
-            (bar.get_x() + bar.get_width() / 2, value),
-            xytext=(0, 3),
-            textcoords="offset points",
+            (bar.get_x() + bar.get_width() / 2, value / 2),
             ha="center",
+            va="center",
             fontsize=8,
+            color="white",
         )
     axes.set_ylabel("nDCG@10 (95% CI)")
     axes.set_title(f"{report['dataset']} ({report['split']}, {report['n_queries']} queries)")
