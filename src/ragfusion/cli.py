@@ -75,11 +75,12 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _config(index: Path, **overrides: Any) -> PipelineConfig:
     """The configuration for a run: defaults, then the index's tuned fusion, then options."""
-    from ragfusion.config import PipelineConfig, apply_tuned, read_tuned
+    from ragfusion.config import config_for_index
 
-    config = PipelineConfig(**{k: v for k, v in overrides.items() if v is not None})
-    tuned = _run(lambda: read_tuned(index.expanduser().resolve()))
-    return apply_tuned(config, tuned) if tuned else config
+    config: PipelineConfig = _run(
+        lambda: config_for_index(index.expanduser().resolve(), **overrides)
+    )
+    return config
 
 
 def _open(index: Path, config: PipelineConfig | None = None, *, create: bool = False) -> Pipeline:

@@ -110,3 +110,11 @@ def apply_tuned(config: PipelineConfig, tuned: dict[str, Any]) -> PipelineConfig
         rrf_k=float(tuned["rrf_k"]),
         retriever_weights={str(k): float(v) for k, v in tuned["retriever_weights"].items()},
     )
+
+
+def config_for_index(index_dir: Path, **overrides: Any) -> PipelineConfig:
+    """The configuration a run uses: defaults and ``overrides`` (None values ignored), then the
+    fusion settings ``ragfusion tune`` learned for this index, if any."""
+    config = PipelineConfig(**{k: v for k, v in overrides.items() if v is not None})
+    tuned = read_tuned(index_dir)
+    return apply_tuned(config, tuned) if tuned else config

@@ -17,7 +17,7 @@ from typing import Any
 
 from ragfusion.answering import build_messages, extractive_answer, generate
 from ragfusion.chunking import Chunker
-from ragfusion.config import RETRIEVERS, SCORE_FUSIONS, PipelineConfig, apply_tuned, read_tuned
+from ragfusion.config import RETRIEVERS, SCORE_FUSIONS, PipelineConfig, config_for_index
 from ragfusion.embedders import Embedder, make_embedder
 from ragfusion.errors import ConfigError, IndexStateError, LoadError
 from ragfusion.expansion import DEFAULT_EXPANSION_TERMS, DEFAULT_FEEDBACK_DOCS, rm3_weights
@@ -155,8 +155,7 @@ class Pipeline:
         path = Path(index_dir).expanduser().resolve()
         if config is None:
             # Settings learned by `ragfusion tune` apply unless a config is given explicitly.
-            tuned = read_tuned(path)
-            config = apply_tuned(PipelineConfig(), tuned) if tuned else PipelineConfig()
+            config = config_for_index(path)
         embedder = embedder or make_embedder(config.embedder)
         manifest = read_manifest(path)
         if manifest is None:
