@@ -6,6 +6,8 @@ RagfusionError
 ├── LoadError              one input file could not be read (ingest reports it and goes on)
 ├── IndexStateError        the index directory is missing, corrupt or incompatible
 │   └── EmbedderMismatchError  index built with another embedder
+├── StoreError             the vector database (Milvus) failed a request
+│   └── StoreConnectionError   it cannot be reached or opened
 └── ModelError             the embedding model or the LLM failed to load or run
 """
 
@@ -47,6 +49,14 @@ class IndexStateError(RagfusionError):
 
 class EmbedderMismatchError(IndexStateError):
     """The index was built with a different embedding model than the one configured."""
+
+
+class StoreError(RagfusionError):
+    """The vector database refused or failed a request; the message says which."""
+
+
+class StoreConnectionError(StoreError):
+    """The vector database cannot be reached (server down, wrong URI, file locked)."""
 
 
 class ModelError(RagfusionError):

@@ -35,8 +35,7 @@ class Manifest:
             "store": self.store,
             "embedder": {"name": self.embedder, "dim": self.dim},
             "chunking": asdict(self.chunking),
-            "bm25": {"engine": "tantivy", "analyzer": "simple+lowercase+stopwords+snowball-en"},
-            "vectors": {"engine": "usearch", "metric": "cos", "dtype": "f32"},
+            **_engines(self.store),
         }
 
     @classmethod
@@ -48,6 +47,23 @@ class Manifest:
             store=str(data["store"]),
             format_version=int(data["format_version"]),
         )
+
+
+def _engines(store: str) -> dict[str, Any]:
+    """What the store's search indexes are, for a reader of the manifest."""
+    if store == "local":
+        return {
+            "bm25": {"engine": "tantivy", "analyzer": "simple+lowercase+stopwords+snowball-en"},
+            "vectors": {"engine": "usearch", "metric": "cos", "dtype": "f32"},
+        }
+    return {
+        "bm25": {
+            "engine": "milvus",
+            "function": "BM25",
+            "analyzer": "simple+lowercase+stopwords+snowball-en, then standard",
+        },
+        "vectors": {"engine": "milvus", "index": "HNSW", "metric": "COSINE", "dtype": "f32"},
+    }
 
 
 def read_manifest(index_dir: Path) -> Manifest | None:

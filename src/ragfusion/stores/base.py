@@ -92,9 +92,26 @@ class Store(Protocol):
 
     def commit(self) -> None: ...
 
+    def rollback(self) -> None:
+        """Drop the changes staged since the last ``commit``."""
+        ...
+
     def search_bm25(
         self, queries: Sequence[str], k: int, where: MetadataFilter | None = None
     ) -> list[list[Hit]]: ...
+
+    def search_bm25_weighted(
+        self,
+        term_weights: Sequence[dict[str, float]],
+        k: int,
+        where: MetadataFilter | None = None,
+    ) -> list[list[Hit]]:
+        """BM25 over weighted bags of terms from ``analyze`` (query expansion)."""
+        ...
+
+    def analyze(self, text: str) -> list[str]:
+        """Terms as this store's BM25 index sees them."""
+        ...
 
     def search_dense(
         self, vectors: Vectors, k: int, where: MetadataFilter | None = None
@@ -105,5 +122,13 @@ class Store(Protocol):
     def list_documents(self) -> list[DocumentInfo]: ...
 
     def count_chunks(self) -> int: ...
+
+    def check(self) -> ConsistencyReport:
+        """How the search indexes compare with the document catalog."""
+        ...
+
+    def repair(self) -> ConsistencyReport:
+        """Bring the search indexes back in line with the catalog; returns a fresh check."""
+        ...
 
     def close(self) -> None: ...

@@ -27,6 +27,19 @@ def _tantivy() -> Any:
     return tantivy
 
 
+def english_analyzer() -> Any:
+    """Simple tokenizer, long terms dropped, lower-cased, English stop words out, stemmed."""
+    tv = _tantivy()
+    return (
+        tv.TextAnalyzerBuilder(tv.Tokenizer.simple())
+        .filter(tv.Filter.remove_long(_MAX_TERM_CHARS))
+        .filter(tv.Filter.lowercase())
+        .filter(tv.Filter.stopword("english"))
+        .filter(tv.Filter.stemmer("english"))
+        .build()
+    )
+
+
 class TantivyBM25:
     """A tantivy index in ``path``; one writer at a time, any number of searches."""
 
@@ -47,14 +60,7 @@ class TantivyBM25:
                 f"The BM25 index at {path} cannot be opened ({exc}); rebuild it "
                 "with: ragfusion check --repair --index DIR"
             ) from exc
-        self._analyzer = (
-            tv.TextAnalyzerBuilder(tv.Tokenizer.simple())
-            .filter(tv.Filter.remove_long(_MAX_TERM_CHARS))
-            .filter(tv.Filter.lowercase())
-            .filter(tv.Filter.stopword("english"))
-            .filter(tv.Filter.stemmer("english"))
-            .build()
-        )
+        self._analyzer = english_analyzer()
         self._index.register_tokenizer(ANALYZER, self._analyzer)
         self._writer: Any = None
 
