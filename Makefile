@@ -27,6 +27,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup lint
+	@scripts/test-deps.sh
 	$(BIN)/python -m pytest
 
 unit: setup

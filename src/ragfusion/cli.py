@@ -29,6 +29,7 @@ IndexOpt = Annotated[
     Path, typer.Option("--index", "-i", envvar="RAGFUSION_INDEX", help="Index directory.")
 ]
 DEFAULT_INDEX = Path("ragfusion-index")
+KEEP_ALIVE_SECONDS = 75
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 KOpt = Annotated[int, typer.Option("-k", "--top-k", min=1, max=1000, help="Number of hits.")]
 RewritesOpt = Annotated[
@@ -58,6 +59,15 @@ LlmModelOpt = Annotated[
         help="A local chat GGUF instead of the bundled SmolLM2 (or set RAGFUSION_GGUF).",
     ),
 ]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Where chunks are indexed: local (default), milvus-lite, FILE.db (a Milvus Lite "
+        "file, relative to the index) or milvus://HOST:PORT[/COLLECTION] (token in "
+        "RAGFUSION_MILVUS_TOKEN). Chosen when the index is created; the manifest keeps it.",
+    ),
+]
 
 
 def _setup_environment() -> None:
@@ -83,13 +93,19 @@ def _config(index: Path, **overrides: Any) -> PipelineConfig:
     return config
 
 
-def _open(index: Path, config: PipelineConfig | None = None, *, create: bool = False) -> Pipeline:
+def _open(
+    index: Path,
+    config: PipelineConfig | None = None,
+    *,
+    create: bool = False,
+    store: str | None = None,
+) -> Pipeline:
     _setup_environment()
     from ragfusion.errors import RagfusionError
     from ragfusion.pipeline import Pipeline
 
     try:
-        return Pipeline.open(index, config, create=create)
+        return Pipeline.open(index, config, create=create, store=store)
     except RagfusionError as exc:
         raise _fail(str(exc)) from exc
 
@@ -138,6 +154,7 @@ def ingest(
         int | None, typer.Option(help="Overlap in tokens (new indexes only).")
     ] = None,
     as_json: JsonOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Load, chunk, embed and index documents (.txt .md .html .pdf .docx)."""
     from rich.console import Console
@@ -153,11 +170,13 @@ def ingest(
         else ChunkingConfig.overlap_tokens,
     )
     if rebuild and index.exists():
-        _rebuild(index)
+        recorded = _rebuild(index)
+        store = store or recorded  # a rebuilt index keeps its store unless told otherwise
     pipe = _open(
         index,
         _config(index, chunking=chunking, max_file_bytes=int(max_file_mb * 2**20)),
         create=True,
+        store=store,
     )
     err = Console(stderr=True)
     with (
@@ -197,7 +216,8 @@ def ingest(
         raise _fail("nothing could be ingested; see the reasons above")
 
 
-def _rebuild(index: Path) -> None:
+def _rebuild(index: Path) -> str | None:
+    """Delete an index (and its Milvus collection); returns the store it used."""
     from ragfusion.manifest import MANIFEST_FILE
 
     if not (index / MANIFEST_FILE).exists():
@@ -205,9 +225,20 @@ def _rebuild(index: Path) -> None:
             f"{index} does not look like a ragfusion index (no {MANIFEST_FILE}); "
             "refusing to delete it"
         )
+    from ragfusion.errors import IndexStateError
+    from ragfusion.manifest import read_manifest
+    from ragfusion.stores.factory import drop_store
+
+    try:
+        manifest = read_manifest(index)
+    except IndexStateError:  # unreadable: the directory can still be rebuilt
+        manifest = None
+    if manifest is not None:  # a Milvus collection lives outside the index directory
+        _run(lambda: drop_store(manifest.store, index.expanduser().resolve()))
     import shutil
 
     shutil.rmtree(index)
+    return None if manifest is None else manifest.store
 
 
 @app.command()
@@ -221,11 +252,13 @@ def search(
     file_type: TypeOpt = None,
     llm_model: LlmModelOpt = None,
     as_json: JsonOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Fused BM25 + dense search over every query variant, with provenance."""
     from ragfusion.serialize import search_json
 
-    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None))
+    config = _config(index, llm=f"gguf:{llm_model}" if llm_model else None)
+    pipe = _open(index, config, store=store)
     with pipe:
         result = _run(
             lambda: pipe.search(
@@ -286,11 +319,13 @@ def ask(
     ] = True,
     llm_model: LlmModelOpt = None,
     as_json: JsonOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Answer a question from the indexed documents, citing the exact sources."""
     from ragfusion.serialize import answer_json, hit_json
 
-    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None))
+    config = _config(index, llm=f"gguf:{llm_model}" if llm_model else None)
+    pipe = _open(index, config, store=store)
     options: dict[str, Any] = {
         "rewrites": rewrites,
         "queries": query or (),
@@ -513,6 +548,181 @@ def tune(
         _ingest_collection(pipe, collection)
         tuned = _run(lambda: tune_weights(pipe, collection, limit=limit))
     typer.echo(json.dumps(tuned, indent=2))
+
+
+@app.command()
+def serve(
+    index: IndexOpt = DEFAULT_INDEX,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-key",
+            help="A bearer token clients must send (repeatable; or set RAGFUSION_API_KEYS="
+            "k1,k2). Required unless bound to loopback.",
+        ),
+    ] = None,
+    llm_model: LlmModelOpt = None,
+) -> None:
+    """Serve the HTTP API, the OpenAI-compatible chat endpoint and the web page."""
+    _setup_environment()
+    try:
+        import uvicorn
+
+        from ragfusion.server.app import create_app
+        from ragfusion.server.settings import ServerSettings, keys_from_env
+    except ImportError as exc:
+        raise _fail(
+            f"The HTTP service needs the 'server' extra ({exc.name} is missing). Install it "
+            "with: pip install 'ragfusion[server]'"
+        ) from exc
+    keys = tuple(api_key or ()) + keys_from_env()
+    settings = _run(lambda: ServerSettings(index.expanduser().resolve(), host, port, keys))
+    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None), create=True)
+    auth = "API keys required" if keys else "no API key (loopback only)"
+    typer.echo(f"ragfusion serving {pipe.index_dir} on http://{host}:{port}/ ({auth})", err=True)
+    # Keep-alive longer than uvicorn's 5 s default: a pooled client connection closed by the
+    # server just as the client reuses it fails the request (seen under load).
+    uvicorn.run(
+        create_app(settings, pipe),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
+
+
+@app.command()
+def chat(
+    index: IndexOpt = DEFAULT_INDEX,
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Resume this conversation id.")
+    ] = None,
+    k: Annotated[
+        int | None,
+        typer.Option("-k", "--passages", min=1, max=20, help="Passages given to the model."),
+    ] = None,
+    extractive: Annotated[
+        bool, typer.Option(help="Answer with quoted sentences only (no LLM).")
+    ] = False,
+    llm_model: LlmModelOpt = None,
+) -> None:
+    """Multi-turn support chat in the terminal: follow-ups use the conversation so far.
+    Type /new for a new conversation, /quit (or Ctrl-D) to leave."""
+    from ragfusion.chat import chat_stream
+    from ragfusion.conversations import CONVERSATIONS_FILE, ConversationStore
+    from ragfusion.errors import RagfusionError
+
+    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None))
+    with pipe:
+        store = ConversationStore(pipe.index_dir / CONVERSATIONS_FILE)
+        if conversation:
+            _run(lambda: store.require(conversation))
+        current = conversation
+        typer.echo("Ask a question (/new starts over, /quit leaves).", err=True)
+        while True:
+            try:
+                message = input("\nyou> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                typer.echo("", err=True)
+                break
+            if message in ("/quit", "/exit"):
+                break
+            if message == "/new":
+                current = None
+                typer.echo("(new conversation)", err=True)
+                continue
+            if not message:
+                continue
+            sys.stdout.write("bot> ")
+            answer = None
+            try:
+                for event in chat_stream(
+                    pipe, store, message, conversation_id=current, k=k, extractive=extractive
+                ):
+                    if event.kind == "conversation":
+                        current = event.data["id"]
+                        if event.data["how"] != "as-is":
+                            typer.echo(f"(searching: {event.data['standalone']})", err=True)
+                    elif event.kind == "token":
+                        sys.stdout.write(event.data)
+                        sys.stdout.flush()
+                    elif event.kind == "replace":
+                        sys.stdout.write(
+                            "\n[the model's answer was unusable; quoted:]\n" + event.data
+                        )
+                    elif event.kind == "done":
+                        answer = event.data
+            except RagfusionError as exc:
+                typer.echo(f"\nerror: {exc}", err=True)
+                continue
+            if answer is not None:
+                _print_sources(answer)
+        if current:
+            typer.echo(f"conversation id: {current}", err=True)
+        store.close()
+
+
+@app.command()
+def write(
+    topic: Annotated[str, typer.Argument(help="What the document is about.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    words: Annotated[
+        int, typer.Option(min=150, max=5000, help="About how many words to write.")
+    ] = 600,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the Markdown here (else stdout).")
+    ] = None,
+    extractive: Annotated[
+        bool, typer.Option(help="Build the sections from quoted sentences only (no drafting).")
+    ] = False,
+    llm_model: LlmModelOpt = None,
+) -> None:
+    """Write a Markdown document grounded in the index: outline, sections with citations,
+    and a reference list."""
+    from ragfusion.writer import Draft, WriteProgress, write_stream
+
+    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None))
+    draft: Draft | None = None
+    with pipe:
+        for item in _run(
+            lambda: list(
+                _progressively(write_stream(pipe, topic, words=words, extractive=extractive))
+            )
+        ):
+            if isinstance(item, Draft):
+                draft = item
+    assert draft is not None
+    for warning in draft.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if out is not None:
+        out.write_text(draft.markdown, encoding="utf-8")
+        typer.echo(
+            f"wrote {out} ({len(draft.markdown.split())} words, {len(draft.sections)} "
+            f"sections, {len(draft.references)} references)",
+            err=True,
+        )
+    else:
+        typer.echo(draft.markdown)
+    del WriteProgress
+
+
+def _progressively(items: Any) -> Any:
+    """Show writer progress on stderr as the items pass through."""
+    from ragfusion.writer import WriteProgress
+
+    for item in items:
+        if isinstance(item, WriteProgress):
+            if item.stage == "outline":
+                typer.echo("planning the outline…", err=True)
+            elif item.stage == "section":
+                typer.echo(f"[{item.done + 1}/{item.total}] {item.heading}", err=True)
+            else:
+                typer.echo("done", err=True)
+        yield item
 
 
 def main() -> None:

@@ -27,6 +27,10 @@ DEFAULT_FUSION = "combsum"
 DEFAULT_NORMALIZATION = "minmax"
 SCORE_FUSIONS = ("combsum", "combmnz", "convex")
 RETRIEVERS = ("bm25", "dense")
+# Calibrated on pubmedqa_pqal train_dev questions with half the abstracts removed, for the
+# bundled MiniLM (benchmarks/abstain.py): the strictest cosine that still answers 98% of the
+# answerable questions. Other embedders have other scales, so it applies to MiniLM only.
+DEFAULT_ABSTAIN_BELOW: float | None = 0.455
 
 
 TUNED_FILE = "fusion.json"
@@ -55,6 +59,9 @@ class PipelineConfig:
     # Extractive answers pick sentences by similarity and pay no prompt cost: more candidates.
     extractive_passages: int = 5
     max_answer_tokens: int = 256
+    # Answer "I don't know" when the best dense hit for the question scores below this
+    # cosine (None = never). Calibrated for the bundled MiniLM: benchmarks/abstain.py.
+    abstain_below: float | None = DEFAULT_ABSTAIN_BELOW
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     embed_batch: int = 256
     commit_every_chunks: int = 20_000

@@ -17,21 +17,39 @@ from typing import Any
 
 from ragfusion.answering import build_messages, extractive_answer, generate
 from ragfusion.chunking import Chunker
-from ragfusion.config import RETRIEVERS, SCORE_FUSIONS, PipelineConfig, config_for_index
+from ragfusion.config import (
+    DEFAULT_ABSTAIN_BELOW,
+    RETRIEVERS,
+    SCORE_FUSIONS,
+    PipelineConfig,
+    config_for_index,
+)
 from ragfusion.embedders import Embedder, make_embedder
-from ragfusion.errors import ConfigError, IndexStateError, LoadError
+from ragfusion.embedders.sentence_transformers import BUNDLED_MINILM
+from ragfusion.errors import ConfigError, IndexStateError, LoadError, RagfusionError
 from ragfusion.expansion import DEFAULT_EXPANSION_TERMS, DEFAULT_FEEDBACK_DOCS, rm3_weights
 from ragfusion.fusion import fuse
 from ragfusion.ids import content_hash, document_id
 from ragfusion.llm import LLM, Message, make_llm
 from ragfusion.loaders import Skipped, discover, load_document
-from ragfusion.manifest import Manifest, check_compatible, read_manifest, write_manifest
+from ragfusion.manifest import (
+    MANIFEST_FILE,
+    Manifest,
+    check_compatible,
+    read_manifest,
+    write_manifest,
+)
 from ragfusion.query_plan import QueryPlan, QueryVariant, RewriteCache, plan_queries
-from ragfusion.stores.base import DocumentInfo, MetadataFilter
-from ragfusion.stores.local import LocalStore
+from ragfusion.stores.base import DocumentInfo, MetadataFilter, Store
+from ragfusion.stores.factory import open_store, parse_store_spec, resolve_store
 from ragfusion.types import Answer, Chunk, Document, Hit, RankedList
 
 REWRITE_CACHE_FILE = "rewrite-cache.sqlite3"
+NOT_FOUND_TEXT = "I could not find anything about this in the indexed documents."
+WEAK_EVIDENCE_TEXT = (
+    "I don't know: the indexed documents do not seem to cover this question. "
+    "Try rephrasing it, or add documents that answer it."
+)
 
 
 def embedding_text(title: str, chunk: Chunk) -> str:
@@ -41,6 +59,19 @@ def embedding_text(title: str, chunk: Chunk) -> str:
         parts.append(chunk.heading)
     parts.append(chunk.text)
     return "\n".join(parts)
+
+
+def evidence_strength(original: str, lists: Sequence[RankedList]) -> float | None:
+    """The best dense score for the original question, or None if it was not searched."""
+    scores = [
+        ranked.hits[0].score
+        for ranked in lists
+        if ranked.retriever == "dense" and ranked.query == original and ranked.hits
+    ]
+    searched = any(r.retriever == "dense" and r.query == original for r in lists)
+    if not searched:
+        return None
+    return max(scores) if scores else 0.0
 
 
 def _ms(since: float) -> float:
@@ -81,6 +112,9 @@ class SearchResult:
     degraded: bool
     warnings: tuple[str, ...]
     timings_ms: dict[str, float]
+    # Cosine similarity of the best dense hit for the original question: an absolute measure
+    # of how well the index covers it (fused scores are relative). None without dense search.
+    evidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +161,7 @@ class Pipeline:
     def __init__(
         self,
         index_dir: Path,
-        store: LocalStore,
+        store: Store,
         embedder: Embedder,
         config: PipelineConfig,
         llm: LLM | None = None,
@@ -150,14 +184,21 @@ class Pipeline:
         embedder: Embedder | None = None,
         llm: LLM | None = None,
         create: bool = True,
+        store: str | None = None,
     ) -> Pipeline:
-        """Open (or, with ``create``, start) an index. Models load lazily on first use."""
+        """Open (or, with ``create``, start) an index. Models load lazily on first use.
+
+        ``store`` picks the backend of a new index ("local", "milvus-lite", "PATH.db",
+        "milvus://HOST:PORT[/COLLECTION]"; see ``ragfusion.stores.factory``); an existing
+        index keeps the one its manifest records.
+        """
         path = Path(index_dir).expanduser().resolve()
         if config is None:
             # Settings learned by `ragfusion tune` apply unless a config is given explicitly.
             config = config_for_index(path)
         embedder = embedder or make_embedder(config.embedder)
         manifest = read_manifest(path)
+        created = manifest is None
         if manifest is None:
             if not create:
                 raise IndexStateError(
@@ -169,11 +210,24 @@ class Pipeline:
                     "new or empty folder for --index"
                 )
             path.mkdir(parents=True, exist_ok=True)
-            manifest = Manifest(embedder=embedder.name, dim=embedder.dim, chunking=config.chunking)
+            spec = parse_store_spec(store, path).text
+            manifest = Manifest(
+                embedder=embedder.name, dim=embedder.dim, chunking=config.chunking, store=spec
+            )
             write_manifest(path, manifest)
         check_compatible(path, manifest, embedder.name, embedder.dim)
+        store_spec = resolve_store(path, manifest.store, store)
         config = dataclasses.replace(config, chunking=manifest.chunking)
-        return cls(path, LocalStore(path, manifest.dim), embedder, config, llm)
+        if embedder.name != BUNDLED_MINILM and config.abstain_below == DEFAULT_ABSTAIN_BELOW:
+            # The calibrated threshold is a MiniLM cosine; it means nothing for other models.
+            config = dataclasses.replace(config, abstain_below=None)
+        try:
+            opened = open_store(store_spec, path, manifest.dim)
+        except RagfusionError:
+            if created:  # not an index until its store opens: let a retry choose another
+                (path / MANIFEST_FILE).unlink(missing_ok=True)
+            raise
+        return cls(path, opened, embedder, config, llm)
 
     def with_config(self, config: PipelineConfig) -> Pipeline:
         """A view of the same index, models and caches with other query-time settings."""
@@ -433,6 +487,7 @@ class Pipeline:
             degraded=plan.degraded,
             warnings=plan.warnings,
             timings_ms=timings,
+            evidence=evidence_strength(plan.variants[0].text, lists),
         )
 
     # answer --------------------------------------------------------------------------------
@@ -446,8 +501,13 @@ class Pipeline:
         where: MetadataFilter | None = None,
         extractive: bool = False,
         history: Sequence[Message] = (),
+        abstain: bool = True,
     ) -> Iterator[AnswerEvent]:
-        """Answer step by step: queries, hits, tokens, then ``done`` with the Answer."""
+        """Answer step by step: queries, hits, tokens, then ``done`` with the Answer.
+
+        With ``abstain`` (the default) and ``config.abstain_below`` set, a question whose best
+        dense evidence scores below that threshold gets "I don't know" instead of a guess.
+        """
         started = time.perf_counter()
         default_k = self.config.extractive_passages if extractive else self.config.answer_passages
         found = self.search(
@@ -459,12 +519,25 @@ class Pipeline:
         warnings = list(found.warnings)
         degraded = found.degraded
         hits = list(found.hits)
-        if not hits:
-            text = "I could not find anything about this in the indexed documents."
+        threshold = self.config.abstain_below
+        weak = (
+            abstain
+            and threshold is not None
+            and found.evidence is not None
+            and found.evidence < threshold
+        )
+        if not hits or weak:
+            text = NOT_FOUND_TEXT if not hits else WEAK_EVIDENCE_TEXT
+            if weak:
+                warnings.append(
+                    f"best evidence {found.evidence:.3f} is below the abstain threshold "
+                    f"{threshold:.3f}"
+                )
             yield AnswerEvent("token", text)
             timings["total_ms"] = _ms(started)
+            mode = "abstain" if hits else "none"
             yield AnswerEvent(
-                "done", self._answer(found, text, (), "none", degraded, warnings, timings)
+                "done", self._answer(found, text, (), mode, degraded, warnings, timings)
             )
             return
         if extractive:
@@ -531,6 +604,7 @@ class Pipeline:
             degraded=degraded,
             warnings=tuple(warnings),
             timings_ms=timings,
+            evidence=found.evidence,
         )
 
     # documents -----------------------------------------------------------------------------

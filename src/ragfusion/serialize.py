@@ -51,6 +51,7 @@ def search_json(result: SearchResult) -> dict[str, Any]:
         "hits": [hit_json(h, i) for i, h in enumerate(result.hits, start=1)],
         "degraded": result.degraded,
         "warnings": list(result.warnings),
+        "evidence": result.evidence,
         "timings_ms": result.timings_ms,
     }
 
@@ -65,6 +66,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "hits": [hit_json(h, i) for i, h in enumerate(answer.hits, start=1)],
         "degraded": answer.degraded,
         "warnings": list(answer.warnings),
+        "evidence": answer.evidence,
         "timings_ms": answer.timings_ms,
     }
 

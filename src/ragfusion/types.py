@@ -112,3 +112,4 @@ class Answer:
     degraded: bool = False
     warnings: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    evidence: float | None = None
