@@ -96,6 +96,7 @@ def test_llm_rewrite_is_used_when_it_keeps_the_follow_up() -> None:
         json.dumps({"question": "What is the capital of France?"}),  # lost the follow-up
         json.dumps({"question": "Can I extend it? Yes, for 35 dollars."}),  # invented number
         json.dumps({"question": "extend"}),  # not a question
+        json.dumps({"question": "Can I extend this one?"}),  # still does not say what "it" is
     ],
 )
 def test_unusable_rewrites_fall_back_to_the_history(reply: str) -> None:

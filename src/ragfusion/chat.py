@@ -124,6 +124,9 @@ def _usable(candidate: str, message: str, previous: Turn, history_text: Sequence
     own = content_words(message)
     if own and not own & content_words(candidate):
         return False
+    # It must also bring in what the follow-up refers to: a word from the conversation.
+    if not (content_words(candidate) - own) & content_words(" ".join(history_text)):
+        return False
     earlier = previous.standalone or previous.content
     if normalise_query(candidate) in (normalise_query(earlier), normalise_query(message)):
         return False
