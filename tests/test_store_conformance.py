@@ -152,6 +152,18 @@ def test_updating_a_document_removes_its_old_chunks(store: Store) -> None:
     assert store.check().ok
 
 
+def test_vectors_of_returns_stored_vectors_for_reuse(store: Store) -> None:
+    doc = make_doc("/kb/a.txt", "\n\n".join(PARAGRAPHS))
+    put(store, doc)
+    chunks = chunks_of(doc)
+    found = store.vectors_of([chunks[0].chunk_id, "no-such-chunk", chunks[-1].chunk_id])
+    assert set(found) == {chunks[0].chunk_id, chunks[-1].chunk_id}
+    expected = EMB.embed_documents([chunks[0].text, chunks[-1].text])
+    np.testing.assert_allclose(found[chunks[0].chunk_id], expected[0], rtol=1e-6)
+    np.testing.assert_allclose(found[chunks[-1].chunk_id], expected[1], rtol=1e-6)
+    assert store.vectors_of([]) == {}
+
+
 def test_kept_chunks_take_their_new_ordinals(store: Store) -> None:
     doc = make_doc("/kb/a.txt", "\n\n".join(PARAGRAPHS))
     chunks = chunks_of(doc)

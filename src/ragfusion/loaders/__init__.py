@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragfusion.errors import LoadError
+from ragfusion.errors import LoadError, RagfusionError
 from ragfusion.ids import content_hash, document_id
 from ragfusion.loaders.base import LoadedText
 from ragfusion.types import Document
@@ -177,7 +177,16 @@ def load_document(path: str | Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
         raise LoadError(source, f"cannot be read ({exc.strerror or exc})") from exc
     if not data.strip():
         raise LoadError(source, "is empty; there is nothing to ingest")
-    loaded = loader(data, source, file.stem)
+    try:
+        loaded = loader(data, source, file.stem)
+    except RagfusionError:
+        raise
+    except Exception as exc:  # a parser failing on odd input must cost this file only
+        raise LoadError(
+            source,
+            f"failed unexpectedly in the {file_type} loader ({type(exc).__name__}: {exc}); "
+            "re-save the file, and please report this",
+        ) from exc
     if not loaded.text.strip():
         raise LoadError(source, "contains no text after extraction")
     return Document(

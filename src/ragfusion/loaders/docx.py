@@ -71,7 +71,11 @@ def load_docx(data: bytes, path: str, stem: str) -> LoadedText:
                 builder.block(" | ".join(c for c in cells if c))
     if not builder.text.strip():
         raise LoadError(path, "contains no text")
-    title = (document.core_properties.title or "").strip() or builder.first_heading() or stem
+    try:
+        core_title = document.core_properties.title or ""
+    except Exception:  # damaged core properties are not worth losing the document for
+        core_title = ""
+    title = core_title.strip() or builder.first_heading() or stem
     return LoadedText(text=builder.text, title=title, sections=builder.sections)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ragfusion.errors import LoadError, MissingDependencyError
 from ragfusion.loaders.base import LoadedText, MarkdownTextBuilder, collapse_spaces
+from ragfusion.loaders.html_depth import cap_nesting
 from ragfusion.loaders.text import decode_text
 
 # Page furniture that is never the content a user asks about (with its whole subtree).
@@ -73,7 +74,8 @@ def load_html(data: bytes, path: str, stem: str) -> LoadedText:
     except ImportError as exc:  # pragma: no cover - selectolax is a core dependency
         raise MissingDependencyError("selectolax", "html", "Reading HTML") from exc
 
-    tree = LexborHTMLParser(decode_text(data, path))
+    markup, flattened = cap_nesting(decode_text(data, path))
+    tree = LexborHTMLParser(markup)
     title_node = tree.css_first("title")
     page_title = collapse_spaces(title_node.text()) if title_node is not None else ""
     body = tree.body or tree.root
@@ -119,7 +121,8 @@ def load_html(data: bytes, path: str, stem: str) -> LoadedText:
     if not text.strip():
         raise LoadError(path, "contains no readable text after removing markup")
     title = page_title or builder.first_heading() or stem
-    return LoadedText(text=text, title=title, sections=builder.sections)
+    metadata = {"flattened_tags": flattened} if flattened else {}
+    return LoadedText(text=text, title=title, sections=builder.sections, metadata=metadata)
 
 
 def _furniture(body: Any) -> list[Any]:

@@ -80,6 +80,10 @@ class Store(Protocol):
         """Ids of the chunks currently stored for a document."""
         ...
 
+    def vectors_of(self, chunk_ids: Sequence[str]) -> dict[str, Vectors]:
+        """Stored vectors of these chunks (ids not stored are left out), for reuse."""
+        ...
+
     def upsert(
         self, document: Document, chunks: Sequence[Chunk], vectors: dict[str, Vectors]
     ) -> UpsertResult:

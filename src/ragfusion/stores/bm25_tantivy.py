@@ -108,6 +108,7 @@ class TantivyBM25:
         return int(self._index.searcher().num_docs)
 
     def all_keys(self) -> set[int]:
+        self._index.reload()  # the latest commit, also one made by another process
         searcher = self._index.searcher()
         total = int(searcher.num_docs)
         if total == 0:

@@ -339,8 +339,16 @@ class MilvusStore:
             "metadata": json.loads(json.dumps(document.metadata, default=str)),
         }
 
-    def _stored_vectors(self, chunk_ids: Sequence[str]) -> dict[str, list[float]]:
-        """Vectors of chunks already written (staged or in Milvus)."""
+    def vectors_of(self, chunk_ids: Sequence[str]) -> dict[str, Vectors]:
+        with self._lock:
+            found = self._stored_vectors(chunk_ids, strict=False)
+        return {c: np.asarray(v, dtype=np.float32) for c, v in found.items()}
+
+    def _stored_vectors(
+        self, chunk_ids: Sequence[str], *, strict: bool = True
+    ) -> dict[str, list[float]]:
+        """Vectors of chunks already written (staged or in Milvus); with ``strict``, a
+        chunk missing from both is an error."""
         found = {c: self._staged.rows[c]["dense"] for c in chunk_ids if c in self._staged.rows}
         wanted = [c for c in chunk_ids if c not in found]
         for part in _parts(wanted):
@@ -353,7 +361,7 @@ class MilvusStore:
             )
             found.update({str(r["chunk_id"]): list(r["dense"]) for r in rows})
         lost = [c for c in chunk_ids if c not in found]
-        if lost:
+        if lost and strict:
             raise IndexStateError(
                 f"{len(lost)} chunks listed in {self.index_dir} are missing from the Milvus "
                 f"collection {self.collection}; run: ragfusion check --repair --index "
