@@ -9,7 +9,7 @@ QUESTION ?= How often should I replace the HEPA filter?
 
 LINT_PATHS := $(wildcard src tests benchmarks scripts)
 
-.PHONY: setup demo test lint unit bench bench-fusion bench-peers clean
+.PHONY: setup demo test lint unit bench bench-fusion bench-peers bench-speed bench-ingest clean
 
 setup:
 	@scripts/setup.sh
@@ -46,6 +46,15 @@ bench-fusion: setup
 bench-peers: setup
 	bash benchmarks/peers-setup.sh
 	$(BIN)/python benchmarks/peers_quality.py
+
+# Search latency p50/p99 and memory at 10k and 100k chunks, warm and cold (~5 min; the first
+# run also builds the SciFact base index, ~10 min). Add --sizes 10000,100000,1000000 for 1M.
+bench-speed: setup
+	$(BIN)/python benchmarks/speed.py --plot benchmarks/results/speed.png
+
+# Ingest throughput vs raw embedding throughput, with and without load/embed overlap (~15 min).
+bench-ingest: setup
+	$(BIN)/python benchmarks/ingest_speed.py
 
 clean:
 	rm -rf $(DEMO_INDEX) .pytest_cache .mypy_cache .ruff_cache

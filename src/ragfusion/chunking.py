@@ -9,7 +9,9 @@ truncated by the embedder.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +22,12 @@ from ragfusion.types import Chunk, Document, Section
 _MARKDOWN_TYPES = frozenset({"md", "html", "docx"})
 # An ATX heading line: up to 3 spaces, 1-6 '#', then white space or the end of the line.
 _HEADING_LINE = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+# The splitter's time grows with the square of the length of a run of text without a blank
+# line (a 1.6 MB line: 34 s; 20 MB: hours), so longer runs are cut into windows of about
+# this many chunks first (then 20 MB of one line takes seconds without a tokenizer).
+_WINDOW_CHUNKS = 20
+_MIN_WINDOW_CHARS = 16_384
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class Chunker:
         except ImportError as exc:  # pragma: no cover - core dependency
             raise MissingDependencyError("semantic-text-splitter", "local", "Chunking") from exc
         self.config = config
+        self._window = max(_MIN_WINDOW_CHARS, _WINDOW_CHUNKS * 4 * config.max_tokens)
         capacity = config.max_tokens
         overlap = config.overlap_tokens
         if tokenizer_file is not None:
@@ -71,7 +80,13 @@ class Chunker:
     def split(self, document: Document) -> list[Chunk]:
         splitter = self._markdown if document.file_type in _MARKDOWN_TYPES else self._text
         chunks: list[Chunk] = []
-        for start, piece in splitter.chunk_indices(document.text):
+        text = document.text
+        pieces = (
+            (first + start, piece)
+            for first, last in text_spans(text, self._window)
+            for start, piece in splitter.chunk_indices(text[first:last])
+        )
+        for start, piece in pieces:
             end = start + len(piece)
             if not piece.strip() or _is_heading_only(document, start, piece):
                 continue
@@ -89,6 +104,43 @@ class Chunker:
                 )
             )
         return chunks
+
+
+def text_spans(text: str, window: int) -> list[tuple[int, int]]:
+    """Consecutive spans covering ``text``, for the splitter to take one at a time.
+
+    Usually a single span. A run of more than ``window`` characters without a blank line
+    is cut into pieces of at most ``window`` characters (at a line break, else a sentence
+    end, else a space, else anywhere); chunks do not cross those cuts.
+    """
+    spans: list[tuple[int, int]] = []
+    span_start = run_start = 0
+    for blank in chain(_BLANK_LINE.finditer(text), [None]):
+        run_end = blank.start() if blank else len(text)
+        if run_end - run_start > window:
+            if run_start > span_start:
+                spans.append((span_start, run_start))
+            spans.extend(_windows(text, run_start, run_end, window))
+            span_start = run_end
+        if blank:
+            run_start = blank.end()
+    if span_start < len(text) or not spans:
+        spans.append((span_start, len(text)))
+    return spans
+
+
+def _windows(text: str, start: int, end: int, window: int) -> Iterator[tuple[int, int]]:
+    while end - start > window:
+        limit = start + window
+        cut = limit  # no separator in the second half of the window: cut anywhere
+        for separator in ("\n", ". ", " "):
+            found = text.rfind(separator, start + window // 2, limit)
+            if found != -1:
+                cut = found + len(separator)
+                break
+        yield start, cut
+        start = cut
+    yield start, end
 
 
 def _is_heading_only(document: Document, start: int, piece: str) -> bool:

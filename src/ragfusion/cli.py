@@ -59,12 +59,45 @@ LlmModelOpt = Annotated[
         help="A local chat GGUF instead of the bundled SmolLM2 (or set RAGFUSION_GGUF).",
     ),
 ]
+LlmOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        help="The chat model: smollm2 (bundled, default), gguf:PATH or openai:MODEL (a model "
+        "on an OpenAI-compatible server; key in RAGFUSION_LLM_API_KEY or OPENAI_API_KEY).",
+    ),
+]
+LlmBaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-base-url",
+        help="API root of the server for --llm openai:MODEL, e.g. http://127.0.0.1:8000/v1 "
+        "(default: RAGFUSION_LLM_BASE_URL or OPENAI_BASE_URL).",
+    ),
+]
+EmbedderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder",
+        help="The embedding model: minilm (bundled, default), st:PATH or openai:MODEL (an "
+        "OpenAI-compatible server). Fixed when the index is created; an index built with "
+        "openai:MODEL keeps using it.",
+    ),
+]
+EmbedBaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--embed-base-url",
+        help="API root of the server for --embedder openai:MODEL (default: "
+        "RAGFUSION_EMBED_BASE_URL or OPENAI_BASE_URL).",
+    ),
+]
 StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
         help="Where chunks are indexed: local (default), milvus-lite, FILE.db (a Milvus Lite "
-        "file, relative to the index) or milvus://HOST:PORT[/COLLECTION] (token in "
+        "file, relative to the index) or milvus://HOST:PORT, optionally /COLLECTION (token in "
         "RAGFUSION_MILVUS_TOKEN). Chosen when the index is created; the manifest keeps it.",
     ),
 ]
@@ -91,6 +124,24 @@ def _config(index: Path, **overrides: Any) -> PipelineConfig:
         lambda: config_for_index(index.expanduser().resolve(), **overrides)
     )
     return config
+
+
+def _models(
+    llm_model: Path | None,
+    llm: str | None,
+    llm_base_url: str | None,
+    embedder: str | None,
+    embed_base_url: str | None,
+) -> dict[str, Any]:
+    """Config overrides for the model options (None: keep the configured value)."""
+    if llm_model is not None and llm is not None:
+        raise _fail("give --llm-model PATH or --llm SPEC, not both")
+    return {
+        "llm": f"gguf:{llm_model}" if llm_model is not None else llm,
+        "llm_base_url": llm_base_url,
+        "embedder": embedder,
+        "embed_base_url": embed_base_url,
+    }
 
 
 def _open(
@@ -155,6 +206,8 @@ def ingest(
     ] = None,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
+    embedder: EmbedderOpt = None,
+    embed_base_url: EmbedBaseUrlOpt = None,
 ) -> None:
     """Load, chunk, embed and index documents (.txt .md .html .pdf .docx)."""
     from rich.console import Console
@@ -174,7 +227,13 @@ def ingest(
         store = store or recorded  # a rebuilt index keeps its store unless told otherwise
     pipe = _open(
         index,
-        _config(index, chunking=chunking, max_file_bytes=int(max_file_mb * 2**20)),
+        _config(
+            index,
+            chunking=chunking,
+            max_file_bytes=int(max_file_mb * 2**20),
+            embedder=embedder,
+            embed_base_url=embed_base_url,
+        ),
         create=True,
         store=store,
     )
@@ -242,6 +301,60 @@ def _rebuild(index: Path) -> str | None:
 
 
 @app.command()
+def sync(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders to mirror.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    max_file_mb: Annotated[float, typer.Option(min=0.001, help="Skip larger files.")] = 100.0,
+    as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    embedder: EmbedderOpt = None,
+    embed_base_url: EmbedBaseUrlOpt = None,
+) -> None:
+    """Bring the index in line with folders: add new files, re-chunk changed ones (only
+    new text is embedded), remove documents whose files under PATHS are gone."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ragfusion.serialize import ingest_json
+
+    config = _config(
+        index,
+        max_file_bytes=int(max_file_mb * 2**20),
+        embedder=embedder,
+        embed_base_url=embed_base_url,
+    )
+    pipe = _open(index, config, create=True, store=store)
+    err = Console(stderr=True)
+    bar = Progress(
+        TextColumn("[bold]sync"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=as_json,
+    )
+    with pipe, bar:
+        task = bar.add_task("sync", total=None)
+        report = _run(
+            lambda: pipe.sync(
+                paths,
+                progress=lambda p: bar.update(task, completed=p.files_done, total=p.files_total),
+            )
+        )
+    if as_json:
+        typer.echo(json.dumps(ingest_json(report), indent=2))
+        return
+    typer.echo(
+        f"{report.files} files: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.removed} removed; {report.chunks_added} chunks "
+        f"added ({report.chunks_reused} of them reused), {report.chunks_removed} removed in "
+        f"{report.seconds:.1f}s -> {pipe.index_dir}"
+    )
+    for skipped in report.skipped:
+        err.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", highlight=False)
+
+
+@app.command()
 def search(
     question: Annotated[str, typer.Argument(help="What to search for.")],
     index: IndexOpt = DEFAULT_INDEX,
@@ -251,13 +364,17 @@ def search(
     source: SourceOpt = None,
     file_type: TypeOpt = None,
     llm_model: LlmModelOpt = None,
+    llm: LlmOpt = None,
+    llm_base_url: LlmBaseUrlOpt = None,
+    embedder: EmbedderOpt = None,
+    embed_base_url: EmbedBaseUrlOpt = None,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Fused BM25 + dense search over every query variant, with provenance."""
     from ragfusion.serialize import search_json
 
-    config = _config(index, llm=f"gguf:{llm_model}" if llm_model else None)
+    config = _config(index, **_models(llm_model, llm, llm_base_url, embedder, embed_base_url))
     pipe = _open(index, config, store=store)
     with pipe:
         result = _run(
@@ -318,13 +435,17 @@ def ask(
         ),
     ] = True,
     llm_model: LlmModelOpt = None,
+    llm: LlmOpt = None,
+    llm_base_url: LlmBaseUrlOpt = None,
+    embedder: EmbedderOpt = None,
+    embed_base_url: EmbedBaseUrlOpt = None,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Answer a question from the indexed documents, citing the exact sources."""
     from ragfusion.serialize import answer_json, hit_json
 
-    config = _config(index, llm=f"gguf:{llm_model}" if llm_model else None)
+    config = _config(index, **_models(llm_model, llm, llm_base_url, embedder, embed_base_url))
     pipe = _open(index, config, store=store)
     options: dict[str, Any] = {
         "rewrites": rewrites,
@@ -411,11 +532,18 @@ def check(
         ),
     ] = False,
 ) -> None:
-    """Check that the BM25 and vector indexes hold exactly the chunks in SQLite."""
+    """Check that the BM25 and vector indexes hold exactly the chunks in SQLite.
+
+    Opening an index already repairs what a crashed writer left behind; the output then
+    shows what was found under ``repaired_on_open``."""
     pipe = _open(index)
     with pipe:
         report = pipe.store.repair() if repair else pipe.store.check()
-    typer.echo(json.dumps({**report.__dict__, "ok": report.ok}, indent=2))
+        found = getattr(pipe.store, "recovered", None)
+    shown = {**report.__dict__, "ok": report.ok}
+    if found is not None:
+        shown["repaired_on_open"] = found.__dict__
+    typer.echo(json.dumps(shown, indent=2))
     if not report.ok:
         raise typer.Exit(1)
 
@@ -566,6 +694,10 @@ def serve(
         ),
     ] = None,
     llm_model: LlmModelOpt = None,
+    llm: LlmOpt = None,
+    llm_base_url: LlmBaseUrlOpt = None,
+    embedder: EmbedderOpt = None,
+    embed_base_url: EmbedBaseUrlOpt = None,
 ) -> None:
     """Serve the HTTP API, the OpenAI-compatible chat endpoint and the web page."""
     _setup_environment()
@@ -581,7 +713,8 @@ def serve(
         ) from exc
     keys = tuple(api_key or ()) + keys_from_env()
     settings = _run(lambda: ServerSettings(index.expanduser().resolve(), host, port, keys))
-    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None), create=True)
+    config = _config(index, **_models(llm_model, llm, llm_base_url, embedder, embed_base_url))
+    pipe = _open(index, config, create=True)
     auth = "API keys required" if keys else "no API key (loopback only)"
     typer.echo(f"ragfusion serving {pipe.index_dir} on http://{host}:{port}/ ({auth})", err=True)
     # Keep-alive longer than uvicorn's 5 s default: a pooled client connection closed by the
@@ -609,6 +742,10 @@ def chat(
         bool, typer.Option(help="Answer with quoted sentences only (no LLM).")
     ] = False,
     llm_model: LlmModelOpt = None,
+    llm: LlmOpt = None,
+    llm_base_url: LlmBaseUrlOpt = None,
+    embedder: EmbedderOpt = None,
+    embed_base_url: EmbedBaseUrlOpt = None,
 ) -> None:
     """Multi-turn support chat in the terminal: follow-ups use the conversation so far.
     Type /new for a new conversation, /quit (or Ctrl-D) to leave."""
@@ -616,7 +753,8 @@ def chat(
     from ragfusion.conversations import CONVERSATIONS_FILE, ConversationStore
     from ragfusion.errors import RagfusionError
 
-    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None))
+    config = _config(index, **_models(llm_model, llm, llm_base_url, embedder, embed_base_url))
+    pipe = _open(index, config)
     with pipe:
         store = ConversationStore(pipe.index_dir / CONVERSATIONS_FILE)
         if conversation:
@@ -680,12 +818,17 @@ def write(
         bool, typer.Option(help="Build the sections from quoted sentences only (no drafting).")
     ] = False,
     llm_model: LlmModelOpt = None,
+    llm: LlmOpt = None,
+    llm_base_url: LlmBaseUrlOpt = None,
+    embedder: EmbedderOpt = None,
+    embed_base_url: EmbedBaseUrlOpt = None,
 ) -> None:
     """Write a Markdown document grounded in the index: outline, sections with citations,
     and a reference list."""
     from ragfusion.writer import Draft, WriteProgress, write_stream
 
-    pipe = _open(index, _config(index, llm=f"gguf:{llm_model}" if llm_model else None))
+    config = _config(index, **_models(llm_model, llm, llm_base_url, embedder, embed_base_url))
+    pipe = _open(index, config)
     draft: Draft | None = None
     with pipe:
         for item in _run(

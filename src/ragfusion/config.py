@@ -11,10 +11,11 @@ from typing import Any
 
 from ragfusion.chunking import ChunkingConfig
 from ragfusion.embedders import DEFAULT_EMBEDDER
-from ragfusion.errors import ConfigError
+from ragfusion.errors import ConfigError, IndexStateError
 from ragfusion.fusion import DEFAULT_RRF_K, FUSION_METHODS
 from ragfusion.llm import DEFAULT_LLM
 from ragfusion.loaders import DEFAULT_MAX_FILE_BYTES
+from ragfusion.manifest import read_manifest
 from ragfusion.query_plan import REWRITE_WEIGHT
 
 # Chosen by measurement (benchmarks/RESULTS.md): with the bundled 135M model, LLM rewrites
@@ -40,6 +41,9 @@ TUNED_FILE = "fusion.json"
 class PipelineConfig:
     embedder: str = DEFAULT_EMBEDDER
     llm: str = DEFAULT_LLM
+    # Servers for ``openai:MODEL`` specs (None: the environment, see llm.openai_compat).
+    llm_base_url: str | None = None
+    embed_base_url: str | None = None
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     rewrites: int = DEFAULT_REWRITES
     rewrite_weight: float = REWRITE_WEIGHT
@@ -59,6 +63,10 @@ class PipelineConfig:
     # Extractive answers pick sentences by similarity and pay no prompt cost: more candidates.
     extractive_passages: int = 5
     max_answer_tokens: int = 256
+    # Replace text addressed to the assistant in passages ("ignore previous instructions",
+    # chat-template tokens) before the LLM sees them: ragfusion.injection, measured in
+    # benchmarks/injection.py.
+    guard_passages: bool = True
     # Answer "I don't know" when the best dense hit for the question scores below this
     # cosine (None = never). Calibrated for the bundled MiniLM: benchmarks/abstain.py.
     abstain_below: float | None = DEFAULT_ABSTAIN_BELOW
@@ -121,7 +129,21 @@ def apply_tuned(config: PipelineConfig, tuned: dict[str, Any]) -> PipelineConfig
 
 def config_for_index(index_dir: Path, **overrides: Any) -> PipelineConfig:
     """The configuration a run uses: defaults and ``overrides`` (None values ignored), then the
-    fusion settings ``ragfusion tune`` learned for this index, if any."""
+    fusion settings ``ragfusion tune`` learned for this index, if any. An index built with an
+    ``openai:`` embedder keeps using it unless another embedder is asked for."""
+    if overrides.get("embedder") is None and (served := _served_embedder(index_dir)):
+        overrides = {**overrides, "embedder": served}
     config = PipelineConfig(**{k: v for k, v in overrides.items() if v is not None})
     tuned = read_tuned(index_dir)
     return apply_tuned(config, tuned) if tuned else config
+
+
+def _served_embedder(index_dir: Path) -> str | None:
+    """The ``openai:MODEL`` embedder the index manifest records, if that is what built it."""
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexStateError:  # opening the index reports it
+        return None
+    if manifest is not None and manifest.embedder.startswith("openai:"):
+        return manifest.embedder
+    return None

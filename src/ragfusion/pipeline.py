@@ -9,6 +9,7 @@ answer = pipe.ask("how do I reset the filter light?")
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,11 +26,13 @@ from ragfusion.config import (
     config_for_index,
 )
 from ragfusion.embedders import Embedder, make_embedder
+from ragfusion.embedders.base import Vectors
 from ragfusion.embedders.sentence_transformers import BUNDLED_MINILM
 from ragfusion.errors import ConfigError, IndexStateError, LoadError, RagfusionError
 from ragfusion.expansion import DEFAULT_EXPANSION_TERMS, DEFAULT_FEEDBACK_DOCS, rm3_weights
 from ragfusion.fusion import fuse
 from ragfusion.ids import content_hash, document_id
+from ragfusion.injection import flagged_paragraphs
 from ragfusion.llm import LLM, Message, make_llm
 from ragfusion.loaders import Skipped, discover, load_document
 from ragfusion.manifest import (
@@ -97,6 +100,10 @@ class IngestReport:
     skipped: tuple[Skipped, ...]
     seconds: float
     timings_s: dict[str, float] = field(default_factory=dict)
+    removed: int = 0  # documents removed because their file is gone (sync only)
+    # New chunks whose text the document already had (an edit before them moved their
+    # offsets, hence their ids): their stored vectors were reused, not embedded again.
+    chunks_reused: int = 0
 
     @property
     def chunks_per_second(self) -> float:
@@ -151,8 +158,14 @@ class TextRecord:
 class _PendingDoc:
     document: Document
     chunks: list[Chunk]
-    new: list[Chunk]
+    new: list[Chunk]  # the chunks to embed
     is_update: bool
+    reused: dict[str, Vectors] = field(default_factory=dict)  # chunk id -> stored vector
+
+
+def _is_under(source: str, roots: Sequence[str]) -> bool:
+    """Whether a document source is one of ``roots`` or lies in one of them (a folder)."""
+    return any(source == r or source.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 class Pipeline:
@@ -196,7 +209,9 @@ class Pipeline:
         if config is None:
             # Settings learned by `ragfusion tune` apply unless a config is given explicitly.
             config = config_for_index(path)
-        embedder = embedder or make_embedder(config.embedder)
+        # A base URL only for served (openai:) models; other specs keep the one-argument call.
+        served = {"base_url": config.embed_base_url} if config.embed_base_url else {}
+        embedder = embedder or make_embedder(config.embedder, **served)
         manifest = read_manifest(path)
         created = manifest is None
         if manifest is None:
@@ -238,7 +253,8 @@ class Pipeline:
     @property
     def llm(self) -> LLM:
         if self._llm is None:
-            self._llm = make_llm(self.config.llm)
+            url = self.config.llm_base_url
+            self._llm = make_llm(self.config.llm, **({"base_url": url} if url else {}))
         return self._llm
 
     @property
@@ -288,6 +304,44 @@ class Pipeline:
         loads = (lambda r=record: r.to_document() for record in records)
         return self._ingest(loads, len(records), [], progress)
 
+    def sync(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Make the index match files and folders: new files are added, changed ones
+        re-chunked (only chunk texts the document did not have before are embedded), and
+        documents whose source lies under ``paths`` but is no longer found there (deleted,
+        renamed, now hidden or of an unsupported type) are removed. A file that is still
+        there but fails to load keeps its indexed version and is reported in ``skipped``;
+        a path that no longer exists at all removes every document under it."""
+        started = time.perf_counter()
+        files, skipped = discover(paths)
+        roots = [str(Path(p).expanduser().resolve()) for p in paths]
+        found = {str(file) for file in files}
+        gone = [
+            info.doc_id
+            for info in self.store.list_documents()
+            if info.source not in found and _is_under(info.source, roots)
+        ]
+        chunks_removed = 0
+        try:  # staged with the ingest below: one commit (or rollback) covers both
+            for doc_id in gone:
+                chunks_removed += self.store.delete_document(doc_id)
+        except BaseException:
+            self.store.rollback()
+            raise
+        max_bytes = self.config.max_file_bytes
+        loads = (lambda f=file: load_document(f, max_bytes) for file in files)
+        report = self._ingest(loads, len(files), list(skipped), progress)
+        return dataclasses.replace(
+            report,
+            removed=len(gone),
+            chunks_removed=report.chunks_removed + chunks_removed,
+            seconds=time.perf_counter() - started,
+        )
+
     def _ingest(
         self,
         loads: Iterable[Callable[[], Document]],
@@ -298,6 +352,7 @@ class Pipeline:
         started = time.perf_counter()
         timings = {"load_chunk": 0.0, "embed": 0.0, "index": 0.0}
         counts = {"added": 0, "updated": 0, "unchanged": 0, "chunks_added": 0, "removed": 0}
+        counts["reused"] = 0
         pending: list[_PendingDoc] = []
         pending_new = 0
         since_commit = 0
@@ -311,6 +366,8 @@ class Pipeline:
             )
             timings["embed"] += time.perf_counter() - t
             by_id = {c.chunk_id: vectors[i] for i, (_, c) in enumerate(new_chunks)}
+            for p in pending:
+                by_id.update(p.reused)
             t = time.perf_counter()
             for p in pending:
                 result = self.store.upsert(p.document, p.chunks, by_id)
@@ -348,7 +405,10 @@ class Pipeline:
                         progress(IngestProgress(done, total, counts["chunks_added"], label))
                 existing = self.store.chunk_ids_of(document.doc_id)
                 new = [c for c in chunks if c.chunk_id not in existing]
-                pending.append(_PendingDoc(document, chunks, new, stored_hash is not None))
+                reused = self._reusable_vectors(document, new) if existing and new else {}
+                new = [c for c in new if c.chunk_id not in reused]
+                counts["reused"] += len(reused)
+                pending.append(_PendingDoc(document, chunks, new, stored_hash is not None, reused))
                 pending_new += len(new)
                 if pending_new >= self.config.embed_batch:
                     flush()
@@ -370,7 +430,23 @@ class Pipeline:
             skipped=tuple(skipped),
             seconds=time.perf_counter() - started,
             timings_s={k: round(v, 3) for k, v in timings.items()},
+            chunks_reused=counts["reused"],
         )
+
+    def _reusable_vectors(self, document: Document, new: list[Chunk]) -> dict[str, Vectors]:
+        """Stored vectors for new chunks whose embedded text the stored version already has.
+
+        The stored version is chunked again (the chunking settings are the index's) to map
+        each old chunk's embedded text to its id; an old chunk the store no longer holds (a
+        chunker upgrade split differently) is simply embedded again.
+        """
+        old = self.store.get_document(document.doc_id)
+        if old is None:
+            return {}
+        by_text = {embedding_text(old.title, c): c.chunk_id for c in self.chunker.split(old)}
+        wanted = {c.chunk_id: by_text.get(embedding_text(document.title, c)) for c in new}
+        stored = self.store.vectors_of([old_id for old_id in wanted.values() if old_id])
+        return {cid: stored[old_id] for cid, old_id in wanted.items() if old_id in stored}
 
     # search --------------------------------------------------------------------------------
     def plan(
@@ -510,13 +586,24 @@ class Pipeline:
         """
         started = time.perf_counter()
         default_k = self.config.extractive_passages if extractive else self.config.answer_passages
-        found = self.search(
-            question, rewrites=rewrites, queries=queries, k=k or default_k, where=where
-        )
+        wanted = k or default_k
+        guard = self.config.guard_passages
+        depth = wanted * 2 if guard else wanted  # spares for passages the guard leaves out
+        found = self.search(question, rewrites=rewrites, queries=queries, k=depth, where=where)
+        withheld = 0
+        if guard:  # a passage with text addressed to the assistant makes way for the next one
+            withheld = sum(bool(flagged_paragraphs(h.chunk.text)) for h in found.hits[:wanted])
+            kept = [h for h in found.hits if not flagged_paragraphs(h.chunk.text)]
+            found = dataclasses.replace(found, hits=tuple(kept[:wanted]))
         yield AnswerEvent("queries", [v.text for v in found.queries])
         yield AnswerEvent("hits", list(found.hits))
         timings = dict(found.timings_ms)
         warnings = list(found.warnings)
+        if withheld:
+            warnings.append(
+                f"{withheld} passage(s) held text addressed to the assistant (a prompt "
+                "injection?) and were left out; the next passages took their place"
+            )
         degraded = found.degraded
         hits = list(found.hits)
         threshold = self.config.abstain_below
@@ -542,7 +629,9 @@ class Pipeline:
             return
         if extractive:
             t = time.perf_counter()
-            text, citations = extractive_answer(found.question, hits, self.embedder)
+            text, citations = extractive_answer(
+                found.question, hits, self.embedder, guard=self.config.guard_passages
+            )
             timings["extract_ms"] = _ms(t)
             yield AnswerEvent("token", text)
             timings["total_ms"] = _ms(started)
@@ -551,7 +640,7 @@ class Pipeline:
                 self._answer(found, text, citations, "extractive", degraded, warnings, timings),
             )
             return
-        messages = build_messages(found.question, hits, history)
+        messages = build_messages(found.question, hits, history, guard=self.config.guard_passages)
         t = time.perf_counter()
         stream = generate(self.llm, messages, hits, max_tokens=self.config.max_answer_tokens)
         first = True
@@ -566,7 +655,9 @@ class Pipeline:
         warnings += result.warnings
         text, citations, mode = result.text, result.citations, "generative"
         if not result.usable:
-            text, citations = extractive_answer(found.question, hits, self.embedder)
+            text, citations = extractive_answer(
+                found.question, hits, self.embedder, guard=self.config.guard_passages
+            )
             warnings.append("the model's answer was unusable; answered extractively instead")
             degraded, mode = True, "extractive"
             yield AnswerEvent("replace", text)

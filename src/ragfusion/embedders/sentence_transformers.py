@@ -72,6 +72,12 @@ class SentenceTransformerEmbedder:
         file = self._path / "tokenizer.json"
         return file if file.is_file() else None
 
+    @property
+    def model(self) -> Any:
+        """The loaded ``SentenceTransformer`` (loading it now if needed)."""
+        self.warm_up()
+        return self._model
+
     def warm_up(self) -> None:
         """Load the model now (otherwise it loads on the first embed call)."""
         with self._lock:

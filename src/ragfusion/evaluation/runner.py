@@ -83,7 +83,13 @@ def _eval_config(
 ) -> PipelineConfig:
     # Modes start from the shipped defaults (keeping only the models of ``base``), so a tuned
     # fusion.json in the index never leaks into "default" or the other fixed modes.
-    shipped = PipelineConfig(embedder=base.embedder, llm=base.llm, chunking=base.chunking)
+    shipped = PipelineConfig(
+        embedder=base.embedder,
+        llm=base.llm,
+        llm_base_url=base.llm_base_url,
+        embed_base_url=base.embed_base_url,
+        chunking=base.chunking,
+    )
     config = dataclasses.replace(shipped, dedup="document", candidates=DEPTH, **mode.overrides)
     if mode.name == "hybrid-weighted":
         if tuned is None:
