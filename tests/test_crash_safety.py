@@ -30,7 +30,7 @@ SCIFACT = Path("/work/shared/data/scifact/corpus.jsonl")
 FILES = 300
 ROUNDS = 12
 CHANGED_PER_ROUND = 60
-MAX_KILL_DELAY_S = 1.6
+MAX_KILL_DELAY_S = 0.25
 SEED = int(os.environ.get("RAGFUSION_CRASH_SEED", "1729"))
 
 
@@ -65,6 +65,7 @@ class Worker:
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str | None] = []  # lines already taken off the queue
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
@@ -76,11 +77,27 @@ class Worker:
     def wait_ready(self) -> None:
         assert self.lines.get(timeout=30) == "ready"
 
+    def wait_commits(self, n: int) -> None:
+        """Block until the worker has reported ``n`` commits (or has ended)."""
+        commits = 0
+        while commits < n:
+            line = self.lines.get(timeout=60)
+            self.seen.append(line)
+            if line is None or line == "done":
+                return
+            commits += 1
+
     def finish(self) -> tuple[list[list[tuple[str, str]]], bool, str]:
         """The commits it reported, whether it printed ``done``, and its stderr."""
         self.proc.wait(timeout=60)
         commits, done = [], False
-        while (line := self.lines.get(timeout=10)) is not None:
+        lines = list(self.seen)
+        if None not in lines:  # the rest of its output, up to the end of the stream
+            while (more := self.lines.get(timeout=10)) is not None:
+                lines.append(more)
+        for line in lines:
+            if line is None:
+                break
             if line == "done":
                 done = True
             else:
@@ -140,6 +157,9 @@ def test_sigkill_during_ingest_loses_nothing_and_resumes(tmp_path: Path) -> None
                 write(path, new)
         worker = Worker(index, corpus)
         worker.wait_ready()
+        # The kill point follows the worker's progress, not the clock, so a fast machine
+        # cannot finish before it: after 0-2 commits, then a moment into the next phase.
+        worker.wait_commits(rng.randint(0, 2))
         time.sleep(rng.uniform(0.0, MAX_KILL_DELAY_S))
         if worker.proc.poll() is None:
             worker.proc.send_signal(signal.SIGKILL)
