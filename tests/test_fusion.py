@@ -670,3 +670,13 @@ def test_property_keys_only_from_weighted_lists(lists: list[RankedList], name: s
     fused = fuse(name, lists)
     weighted = {h.chunk_id for lst in lists if lst.weight > 0 for h in lst.hits}
     assert set(ids(fused)) == weighted
+
+
+def test_convex_keeps_documents_of_a_list_whose_weight_underflows() -> None:
+    # Found by the property test: 5e-324 / 2.0 underflows to 0.0 when convex normalises the
+    # weights, which silently dropped that list's only document.
+    lists = [
+        ranked([("c0", 1.0), ("c1", 0.5)], weight=math.nextafter(0.0, 1.0)),
+        ranked([("c0", 1.0)], weight=2.0),
+    ]
+    assert set(ids(convex(lists))) == {"c0", "c1"}

@@ -470,7 +470,10 @@ def convex(
     weights = _list_weights(lists, retriever_weights)
     total = math.fsum(weight for lst, weight in zip(lists, weights, strict=False) if lst.hits)
     if total > 0.0:
-        weights = [weight / total for weight in weights]
+        # A positive weight stays positive (a tiny one can underflow to 0 when divided), so
+        # that list's documents are still fused, as with every other method.
+        tiny = math.nextafter(0.0, 1.0)
+        weights = [max(weight / total, tiny) if weight > 0.0 else 0.0 for weight in weights]
     return _score_fusion(lists, normalize, weights, dedup=dedup, limit=limit)
 
 

@@ -10,8 +10,8 @@ Concurrency: one writer at a time per index directory, across processes (``write
 second writer waits up to ``WRITE_LOCK_TIMEOUT_S``, then fails). Any number of readers:
 searches in other threads, or in other processes that open the same directory. Readers see
 committed data only; a reader in another process sees a writer's commits on its next search
-(the vector file is reloaded when it changes, so each commit costs such a reader one load
-of the vector index; the BM25 view follows within about half a second).
+(the vector file is memory-mapped again when it changes, which costs a fraction of a second
+even at a million chunks; the BM25 view follows within about half a second).
 """
 
 from __future__ import annotations
