@@ -9,7 +9,8 @@ QUESTION ?= How often should I replace the HEPA filter?
 
 LINT_PATHS := $(wildcard src tests benchmarks scripts)
 
-.PHONY: setup demo test lint unit bench bench-fusion bench-peers bench-speed bench-ingest clean
+.PHONY: setup demo test lint unit bench bench-quality bench-fusion bench-peers bench-speed \
+	bench-ingest bench-peers-speed bench-generation clean
 
 setup:
 	@scripts/setup.sh
@@ -34,7 +35,12 @@ unit: setup
 	$(BIN)/python -m pytest -m "not models"
 
 # Benchmarks (not tests): each writes JSON to benchmarks/results/; see benchmarks/RESULTS.md.
-bench: setup
+# `make bench` runs all of them one after the other (~2.5 h on 2 cores; never run two side by
+# side: they share the cores) and prints the speed summary table of RESULTS.md.
+bench: bench-quality bench-peers bench-speed bench-ingest bench-peers-speed bench-generation
+	$(BIN)/python benchmarks/summary.py
+
+bench-quality: setup
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/quality.py --llm --limit 60
 	$(BIN)/python benchmarks/sample_corpus.py
@@ -47,14 +53,23 @@ bench-peers: setup
 	bash benchmarks/peers-setup.sh
 	$(BIN)/python benchmarks/peers_quality.py
 
-# Search latency p50/p99 and memory at 10k and 100k chunks, warm and cold (~5 min; the first
-# run also builds the SciFact base index, ~10 min). Add --sizes 10000,100000,1000000 for 1M.
+# Search latency p50/p99 and memory at 10k, 100k and 1M chunks, warm and cold (~15 min; the
+# first run also builds the indexes: SciFact base ~10 min, 100k ~2 min, 1M ~12 min).
 bench-speed: setup
-	$(BIN)/python benchmarks/speed.py --plot benchmarks/results/speed.png
+	$(BIN)/python benchmarks/speed.py --sizes 10000,100000,1000000 --plot benchmarks/results/speed.png
 
 # Ingest throughput vs raw embedding throughput, with and without load/embed overlap (~15 min).
 bench-ingest: setup
-	$(BIN)/python benchmarks/ingest_speed.py
+	$(BIN)/python benchmarks/ingest_speed.py --docs 2000
+
+# LlamaIndex and LangChain next to ragfusion: index build, ingest, search latency (~25 min).
+bench-peers-speed: setup
+	bash benchmarks/peers-setup.sh
+	$(BIN)/python benchmarks/peers_speed.py
+
+# Time to first token and tokens/s of `ask` vs llama-cpp-python called directly (~15 min).
+bench-generation: setup
+	$(BIN)/python benchmarks/generation.py
 
 clean:
 	rm -rf $(DEMO_INDEX) .pytest_cache .mypy_cache .ruff_cache

