@@ -285,26 +285,11 @@ def _retrieve_all(
 
 def _llamaindex(corpus: _Corpus, folder: Path) -> None:
     from llama_index.core import VectorStoreIndex
-    from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.llms.mock import MockLLM
     from llama_index.core.retrievers import QueryFusionRetriever
-    from llama_index.core.schema import NodeWithScore, TextNode
+    from llama_index.core.schema import NodeWithScore
     from llama_index.retrievers.bm25 import BM25Retriever
-    from pydantic import PrivateAttr
-
-    class LookupEmbedding(BaseEmbedding):  # type: ignore[misc]
-        """Returns ragfusion's query vector for a query; refuses to embed anything else."""
-
-        _table: dict[str, list[float]] = PrivateAttr(default_factory=dict)
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._table[query]
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._table[query]
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            raise RuntimeError("documents carry precomputed vectors; nothing may be embedded")
+    from peer_adapters import llamaindex_embedding, llamaindex_nodes
 
     class ForbiddenLLM(MockLLM):  # type: ignore[misc]
         """num_queries=1 generates no query; this makes sure the LLM is indeed never called."""
@@ -315,21 +300,10 @@ def _llamaindex(corpus: _Corpus, folder: Path) -> None:
         async def acomplete(self, *args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("the LLM must not be called")
 
-    embed_model = LookupEmbedding(model_name="ragfusion-precomputed")
-    embed_model._table = corpus.lookup
+    embed_model = llamaindex_embedding(corpus.lookup)
     build: dict[str, float] = {}
     started = time.perf_counter()
-    nodes = [
-        TextNode(
-            id_=f"chunk-{chunk['key']}",
-            text=chunk["bm25"],
-            metadata={"doc": chunk["source"]},
-            excluded_embed_metadata_keys=["doc"],  # BM25 indexes the text alone
-            excluded_llm_metadata_keys=["doc"],
-            embedding=vector.tolist(),
-        )
-        for chunk, vector in zip(corpus.chunks, corpus.vectors, strict=True)
-    ]
+    nodes = llamaindex_nodes(corpus.chunks, corpus.vectors, "source")
     build["nodes_s"] = time.perf_counter() - started
     started = time.perf_counter()
     index = VectorStoreIndex(nodes, embed_model=embed_model)
@@ -373,19 +347,7 @@ def _langchain(corpus: _Corpus, folder: Path) -> None:
     from langchain_community.vectorstores import FAISS
     from langchain_community.vectorstores.utils import DistanceStrategy
     from langchain_core.documents import Document
-    from langchain_core.embeddings import Embeddings
-
-    class LookupEmbeddings(Embeddings):  # type: ignore[misc]
-        """Returns ragfusion's query vector for a query; refuses to embed anything else."""
-
-        def __init__(self, table: Mapping[str, list[float]]) -> None:
-            self.table = table
-
-        def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            raise RuntimeError("documents carry precomputed vectors; nothing may be embedded")
-
-        def embed_query(self, text: str) -> list[float]:
-            return list(self.table[text])
+    from peer_adapters import langchain_embeddings
 
     texts = [chunk["bm25"] for chunk in corpus.chunks]
     metadatas = [{"doc": chunk["source"]} for chunk in corpus.chunks]
@@ -396,7 +358,7 @@ def _langchain(corpus: _Corpus, folder: Path) -> None:
     started = time.perf_counter()
     store = FAISS.from_embeddings(
         list(zip(texts, corpus.vectors.tolist(), strict=True)),
-        embedding=LookupEmbeddings(corpus.lookup),
+        embedding=langchain_embeddings(corpus.lookup),
         metadatas=metadatas,
         distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
     )

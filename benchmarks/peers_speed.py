@@ -262,24 +262,11 @@ class _Corpus:
 
 def _llamaindex(corpus: _Corpus, search: bool) -> Json:
     from llama_index.core import VectorStoreIndex
-    from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.llms.mock import MockLLM
     from llama_index.core.retrievers import QueryFusionRetriever
-    from llama_index.core.schema import QueryBundle, TextNode
+    from llama_index.core.schema import QueryBundle
     from llama_index.retrievers.bm25 import BM25Retriever
-    from pydantic import PrivateAttr
-
-    class LookupEmbedding(BaseEmbedding):  # type: ignore[misc]
-        _table: dict[str, list[float]] = PrivateAttr(default_factory=dict)
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._table[query]
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._table[query]
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            raise RuntimeError("documents carry precomputed vectors")
+    from peer_adapters import llamaindex_embedding, llamaindex_nodes
 
     variants_of = {row["variants"][0]: row["variants"][1:] for row in corpus.queries}
 
@@ -289,20 +276,9 @@ def _llamaindex(corpus: _Corpus, search: bool) -> Json:
         def _get_queries(self, original_query: str) -> list[Any]:
             return [QueryBundle(q) for q in variants_of[original_query]]
 
-    embed_model = LookupEmbedding(model_name="precomputed")
-    embed_model._table = corpus.lookup
+    embed_model = llamaindex_embedding(corpus.lookup)
     started = time.perf_counter()
-    nodes = [
-        TextNode(
-            id_=f"chunk-{chunk['key']}",
-            text=chunk["bm25"],
-            metadata={"doc": chunk["doc"]},
-            excluded_embed_metadata_keys=["doc"],
-            excluded_llm_metadata_keys=["doc"],
-            embedding=vector.tolist(),
-        )
-        for chunk, vector in zip(corpus.chunks, corpus.vectors, strict=True)
-    ]
+    nodes = llamaindex_nodes(corpus.chunks, corpus.vectors, "doc")
     index = VectorStoreIndex(nodes, embed_model=embed_model)
     bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=DEPTH)
     build_s = time.perf_counter() - started
@@ -333,14 +309,7 @@ def _langchain(corpus: _Corpus, search: bool) -> Json:
     from langchain_community.retrievers import BM25Retriever
     from langchain_community.vectorstores import FAISS
     from langchain_community.vectorstores.utils import DistanceStrategy
-    from langchain_core.embeddings import Embeddings
-
-    class LookupEmbeddings(Embeddings):  # type: ignore[misc]
-        def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            raise RuntimeError("documents carry precomputed vectors")
-
-        def embed_query(self, text: str) -> list[float]:
-            return list(corpus.lookup[text])
+    from peer_adapters import langchain_embeddings
 
     texts = [chunk["bm25"] for chunk in corpus.chunks]
     metadatas = [{"doc": chunk["doc"]} for chunk in corpus.chunks]
@@ -348,7 +317,7 @@ def _langchain(corpus: _Corpus, search: bool) -> Json:
     bm25 = BM25Retriever.from_texts(texts, metadatas=metadatas, k=DEPTH)
     store = FAISS.from_embeddings(
         list(zip(texts, corpus.vectors.tolist(), strict=True)),
-        embedding=LookupEmbeddings(),
+        embedding=langchain_embeddings(corpus.lookup),
         metadatas=metadatas,
         distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
     )
