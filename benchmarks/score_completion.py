@@ -6,7 +6,8 @@ candidate gets its exact dense cosine (stored vector) and each dense-only candid
 score (BM25 restricted to its document). Settings, all at document level: plain RRF (k=60),
 the shipped default (CombSUM, min-max over each list), CombSUM over the completed lists (min-max
 or z-score), and CombSUM normalised by each list's own top-100 range with completed scores
-allowed below 0 (``range``), clipped at 0 (``range_clip``) or with a dense weight.
+allowed below 0 (``range``), clipped at 0 (``range_clip``) or with a dense weight; and one
+side completed only (``dense_side``: dense scores for BM25-only candidates; ``bm25_side``).
 
     .venv/bin/python benchmarks/score_completion.py    # -> results/score_completion.json (~3 min)
 """
@@ -104,6 +105,23 @@ def completed(norm, wd=1.0):
     return f
 
 
+def one_side(norm, side):
+    """Only one list completed: ``dense`` scores for BM25-only candidates, or ``bm25`` ones."""
+
+    def f(b, d, eb, ed):
+        if side == "dense":
+            d = RankedList(
+                d.query, "dense", tuple(sorted(d.hits + tuple(ed), key=lambda h: -h.score))
+            )
+        else:
+            b = RankedList(
+                b.query, "bm25", tuple(sorted(b.hits + tuple(eb), key=lambda h: -h.score))
+            )
+        return fuse("combsum", [b, d], normalization=norm, dedup="document", limit=DEPTH)
+
+    return f
+
+
 def completed_range(wd=1.0, clip=False):
     """min-max by each leg's own top-100 range; completed scores may fall below 0."""
 
@@ -139,6 +157,8 @@ def main() -> None:
         "default": default,
         "completed_minmax": completed("minmax"),
         "completed_zscore": completed("zscore"),
+        "dense_side_minmax": one_side("minmax", "dense"),
+        "bm25_side_minmax": one_side("minmax", "bm25"),
         "range": completed_range(),
         "range_clip": completed_range(clip=True),
         "range_wd1.2": completed_range(1.2),
