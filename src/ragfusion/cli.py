@@ -550,10 +550,14 @@ def check(
 
 def _collection_index(data_dir: Path, split: str, index: Path | None) -> tuple[Any, Pipeline]:
     _setup_environment()
+    from rich.console import Console
+
     from ragfusion.evaluation.beir import load_collection
     from ragfusion.evaluation.runner import default_index_dir
 
     collection = _run(lambda: load_collection(data_dir, split))
+    for warning in collection.warnings:
+        Console(stderr=True).print(f"[yellow]warning:[/] {warning}")
     pipe = _open(index or default_index_dir(collection), create=True)
     return collection, pipe
 

@@ -196,6 +196,7 @@ def evaluate(
         "index": str(pipe.index_dir),
         "tuned": tuned,
         "modes": report_modes,
+        "warnings": list(collection.warnings),
     }
 
 
