@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from tests.conftest import HashEmbedder, ScriptedLLM
 
 from ragfusion import Pipeline, PipelineConfig
+from ragfusion.cluster_feedback import cluster_feedback
 from ragfusion.errors import ConfigError, EmbedderMismatchError, IndexStateError
+from ragfusion.fusion import fuse
 from ragfusion.stores.base import MetadataFilter
 from ragfusion.types import RankedList
 
@@ -53,7 +56,7 @@ def test_changed_file_replaces_only_its_chunks(tmp_path: Path, corpus: Path) -> 
 
 
 def test_search_fuses_with_provenance(tmp_path: Path, corpus: Path) -> None:
-    with open_pipe(tmp_path / "idx", fusion="rrf") as pipe:
+    with open_pipe(tmp_path / "idx", fusion="rrf", cluster_feedback=0.0) as pipe:
         pipe.ingest([corpus])
         result = pipe.search("reset the filter light", queries=["filter button seconds"], k=3)
         assert [v.text for v in result.queries] == [
@@ -70,6 +73,34 @@ def test_search_fuses_with_provenance(tmp_path: Path, corpus: Path) -> None:
         expected = sum(1.0 / (60 + p.rank) for p in top.provenance)
         assert top.score == pytest.approx(expected)
         assert len({h.chunk_id for h in result.hits}) == len(result.hits)
+
+
+def test_search_applies_cluster_feedback_to_every_fused_candidate(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    topics = ["filter light", "water tank", "descaling", "warranty", "grinder", "milk frother"]
+    for i, topic in enumerate(topics * 2):
+        (folder / f"{i}.txt").write_text(f"How to reset the {topic}: hold the button {i} s.\n")
+    with open_pipe(tmp_path / "idx") as pipe:
+        pipe.ingest([folder])
+        result = pipe.search("how do I reset the filter light", k=3)
+        fused = fuse("combsum", list(result.lists), normalization="minmax", dedup="chunk")
+        assert len(fused) > 3  # feedback sees all candidates, not only the k returned
+        expected = cluster_feedback(
+            fused,
+            pipe.store.vectors_of([h.chunk_id for h in fused]),
+            weight=0.5,
+            neighbours=5,
+            top=10,
+        )[:3]
+        assert [(h.chunk_id, h.score) for h in result.hits] == [
+            (h.chunk_id, pytest.approx(h.score)) for h in expected
+        ]
+        assert [h.score for h in expected] != pytest.approx([h.score for h in fused[:3]])
+        assert "feedback_ms" in result.timings_ms
+        plain = pipe.with_config(dataclasses.replace(pipe.config, cluster_feedback=0.0))
+        off = plain.search("how do I reset the filter light", k=3)
+        assert [h.score for h in off.hits] == pytest.approx([h.score for h in fused[:3]])
 
 
 def test_search_filters_and_single_retriever(tmp_path: Path, corpus: Path) -> None:
@@ -213,7 +244,7 @@ def test_document_dedup_returns_each_document_once(tmp_path: Path) -> None:
 
 
 def test_default_fusion_is_combsum_of_min_max_scores(tmp_path: Path, corpus: Path) -> None:
-    with open_pipe(tmp_path / "idx") as pipe:
+    with open_pipe(tmp_path / "idx", cluster_feedback=0.0) as pipe:
         pipe.ingest([corpus])
         result = pipe.search("reset the filter light", k=5)
     assert pipe.config.fusion == "combsum" and pipe.config.normalization == "minmax"

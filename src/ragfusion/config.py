@@ -27,6 +27,14 @@ DEFAULT_REWRITES = 0
 DEFAULT_FUSION = "combsum"
 DEFAULT_NORMALIZATION = "minmax"
 SCORE_FUSIONS = ("combsum", "combmnz", "convex")
+# Cluster feedback after fusion (ragfusion.cluster_feedback): each hit's score moves halfway
+# towards the similarity-weighted score of its 5 nearest neighbours among the 10 best hits.
+# Chosen on the train splits of scifact and pubmedqa (benchmarks/cluster_feedback.py) as the
+# setting whose smaller train gain was largest; it helps most where questions have several
+# relevant passages (cranfield, never used for choosing).
+DEFAULT_CLUSTER_FEEDBACK = 0.5
+DEFAULT_CLUSTER_NEIGHBOURS = 5
+DEFAULT_CLUSTER_TOP = 10
 RETRIEVERS = ("bm25", "dense")
 # Calibrated on pubmedqa_pqal train_dev questions with half the abstracts removed, for the
 # bundled MiniLM (benchmarks/abstain.py): the strictest cosine that still answers 98% of the
@@ -58,6 +66,9 @@ class PipelineConfig:
     prf_weight: float = 1.0
     hyde: bool = False
     hyde_weight: float = 1.0
+    cluster_feedback: float = DEFAULT_CLUSTER_FEEDBACK  # 0 turns it off
+    cluster_neighbours: int = DEFAULT_CLUSTER_NEIGHBOURS
+    cluster_top: int = DEFAULT_CLUSTER_TOP
     candidates: int = 100
     answer_passages: int = 3  # measured on examples/questions.jsonl: see benchmarks/RESULTS.md
     # Extractive answers pick sentences by similarity and pay no prompt cost: more candidates.
@@ -90,6 +101,12 @@ class PipelineConfig:
             )
         if self.dedup not in ("chunk", "document"):
             raise ConfigError(f"dedup must be 'chunk' or 'document', got {self.dedup!r}")
+        if not 0.0 <= self.cluster_feedback <= 1.0:
+            raise ConfigError(
+                f"cluster_feedback must be between 0 (off) and 1, got {self.cluster_feedback}"
+            )
+        if self.cluster_neighbours < 1 or self.cluster_top < 2:
+            raise ConfigError("cluster_neighbours must be at least 1 and cluster_top at least 2")
         if self.candidates < 1 or self.answer_passages < 1:
             raise ConfigError("candidates and answer_passages must be at least 1")
         for name, weight in self.retriever_weights.items():
@@ -117,13 +134,15 @@ def read_tuned(index_dir: Path) -> dict[str, Any] | None:
 
 
 def apply_tuned(config: PipelineConfig, tuned: dict[str, Any]) -> PipelineConfig:
-    """The config with the tuned fusion method, RRF k, normalisation and weights."""
+    """The config with the tuned fusion method, RRF k, normalisation, weights and cluster
+    feedback (files written before feedback existed keep the configured feedback)."""
     return dataclasses.replace(
         config,
         fusion=str(tuned.get("method", "rrf")),
         normalization=str(tuned.get("normalization", "minmax")),
         rrf_k=float(tuned["rrf_k"]),
         retriever_weights={str(k): float(v) for k, v in tuned["retriever_weights"].items()},
+        cluster_feedback=float(tuned.get("cluster_feedback", config.cluster_feedback)),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ragfusion.answering import build_messages, extractive_answer, generate
 from ragfusion.chunking import Chunker
+from ragfusion.cluster_feedback import cluster_feedback
 from ragfusion.config import (
     DEFAULT_ABSTAIN_BELOW,
     RETRIEVERS,
@@ -508,10 +509,11 @@ class Pipeline:
                 lists.append(RankedList(label, "dense", tuple(hits), self.config.hyde_weight))
             timings["dense_ms"] = _ms(t)
         t = time.perf_counter()
+        feedback = self.config.cluster_feedback > 0
         options: dict[str, Any] = {
             "retriever_weights": self.config.retriever_weights,
             "dedup": self.config.dedup,
-            "limit": k,
+            "limit": None if feedback else k,  # feedback can lift any candidate into the top k
         }
         if self.config.fusion == "rrf":
             options["k"] = self.config.rrf_k
@@ -519,6 +521,16 @@ class Pipeline:
             options["normalization"] = self.config.normalization
         fused = fuse(self.config.fusion, lists, **options)
         timings["fuse_ms"] = _ms(t)
+        if feedback and fused:
+            t = time.perf_counter()
+            fused = cluster_feedback(
+                fused,
+                self.store.vectors_of([hit.chunk_id for hit in fused]),
+                weight=self.config.cluster_feedback,
+                neighbours=self.config.cluster_neighbours,
+                top=self.config.cluster_top,
+            )[:k]
+            timings["feedback_ms"] = _ms(t)
         return fused, lists
 
     def _prf_list(

@@ -16,7 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from ragfusion.config import RETRIEVERS, TUNED_FILE, PipelineConfig, apply_tuned, read_tuned
+from ragfusion.cluster_feedback import cluster_feedback
+from ragfusion.config import (
+    DEFAULT_CLUSTER_FEEDBACK,
+    DEFAULT_CLUSTER_NEIGHBOURS,
+    DEFAULT_CLUSTER_TOP,
+    RETRIEVERS,
+    TUNED_FILE,
+    PipelineConfig,
+    apply_tuned,
+    read_tuned,
+)
+from ragfusion.embedders.base import Vectors
 from ragfusion.errors import ConfigError
 from ragfusion.evaluation.beir import Collection
 from ragfusion.evaluation.metrics import Run, oracle_run, paired_p_value, per_query, summarise
@@ -46,12 +57,15 @@ _PLAIN = {
     "retriever_weights": {"bm25": 1.0, "dense": 1.0},
     "prf": False,
     "hyde": False,
+    "cluster_feedback": 0.0,
 }
 MODES: dict[str, Mode] = {
     "bm25": Mode("bm25", ("bm25",), overrides=_PLAIN, description="BM25 alone"),
     "dense": Mode("dense", ("dense",), overrides=_PLAIN, description="dense alone"),
     "hybrid": Mode("hybrid", overrides=_PLAIN, description="plain RRF (k=60) of both"),
-    "hybrid-weighted": Mode("hybrid-weighted", description="RRF with tuned weights and k"),
+    "hybrid-weighted": Mode(
+        "hybrid-weighted", description="fusion method, weights and feedback tuned by `tune`"
+    ),
     "prf": Mode(
         "prf",
         overrides={**_PLAIN, "prf": True},
@@ -216,34 +230,57 @@ def _settings() -> list[dict[str, Any]]:
     grid += [
         {"method": "combsum", "normalization": "minmax", "dense": w} for w in DENSE_WEIGHT_GRID
     ]
-    return grid
+    return [
+        {**setting, "cluster_feedback": weight}
+        for setting in grid
+        for weight in (0.0, DEFAULT_CLUSTER_FEEDBACK)
+    ]
 
 
-def _fuse_setting(setting: Mapping[str, Any], lists: list[RankedList]) -> list[str]:
+def _fuse_setting(
+    setting: Mapping[str, Any], lists: list[RankedList], vectors: Mapping[str, Vectors]
+) -> list[str]:
     options: dict[str, Any] = {
         "retriever_weights": {"bm25": 1.0, "dense": setting["dense"]},
         "dedup": "document",
-        "limit": DEPTH,
+        "limit": None,
     }
     if setting["method"] == "rrf":
         options["k"] = setting["rrf_k"]
     else:
         options["normalization"] = setting["normalization"]
-    return [h.chunk.source for h in fuse(setting["method"], lists, **options)]
+    fused = fuse(setting["method"], lists, **options)
+    if setting["cluster_feedback"] > 0:
+        fused = cluster_feedback(
+            fused,
+            vectors,
+            weight=setting["cluster_feedback"],
+            neighbours=DEFAULT_CLUSTER_NEIGHBOURS,
+            top=DEFAULT_CLUSTER_TOP,
+        )
+    return [h.chunk.source for h in fused[:DEPTH]]
 
 
 def tune(pipe: Pipeline, collection: Collection, *, limit: int | None = None) -> dict[str, Any]:
-    """Grid-search the fusion method (RRF with its k, or CombSUM) and the dense/BM25 weight
-    for mean nDCG@10 on ``collection`` (use its train split); save the best in the index."""
+    """Grid-search the fusion method (RRF with its k, or CombSUM), the dense/BM25 weight and
+    whether cluster feedback runs, for mean nDCG@10 on ``collection`` (use its train split);
+    save the best in the index."""
     queries = dict(itertools.islice(collection.queries.items(), limit))
     qrels = {qid: collection.qrels[qid] for qid in queries}
     lists = candidate_lists(pipe, queries)
+    vectors = {
+        qid: pipe.store.vectors_of([h.chunk_id for ranked in per_q for h in ranked.hits])
+        for qid, per_q in lists.items()
+    }
 
     def score(setting: Mapping[str, Any]) -> float:
-        run = {qid: _as_run(_fuse_setting(setting, per_q)) for qid, per_q in lists.items()}
+        run = {
+            qid: _as_run(_fuse_setting(setting, per_q, vectors[qid]))
+            for qid, per_q in lists.items()
+        }
         return float(np.mean(list(per_query(qrels, run)["ndcg@10"].values())))
 
-    plain = {"method": "rrf", "rrf_k": 60, "dense": 1.0}
+    plain = {"method": "rrf", "rrf_k": 60, "dense": 1.0, "cluster_feedback": 0.0}
     scored = [(score(setting), setting) for setting in _settings()]
     best_score, best = max(scored, key=lambda item: round(item[0], 6))
     tuned = {
@@ -251,6 +288,7 @@ def tune(pipe: Pipeline, collection: Collection, *, limit: int | None = None) ->
         "rrf_k": best.get("rrf_k", 60),
         "normalization": best.get("normalization", "minmax"),
         "retriever_weights": {"bm25": 1.0, "dense": best["dense"]},
+        "cluster_feedback": best["cluster_feedback"],
         "trained_on": {
             "dataset": collection.name,
             "split": collection.split,
