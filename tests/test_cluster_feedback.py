@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ragfusion.cluster_feedback import cluster_feedback
+from ragfusion.cluster_feedback import cluster_feedback, feedback_candidates
 from ragfusion.types import Chunk, Hit
 
 
@@ -120,3 +120,43 @@ def test_properties(
     own = {h.chunk_id: h.score for h in hits}
     for h in out:
         assert min(low, own[h.chunk_id]) - 1e-9 <= h.score <= max(high, own[h.chunk_id]) + 1e-9
+
+
+def test_limit_returns_the_best_of_the_full_reordering() -> None:
+    rng = np.random.default_rng(3)
+    hits = [hit(f"h{i}", 1.0 - i / 20) for i in range(20)]
+    vectors = {h.chunk_id: rng.normal(size=8) for h in hits}
+    full = cluster_feedback(hits, vectors, weight=0.5, neighbours=3, top=6)
+    assert cluster_feedback(hits, vectors, weight=0.5, neighbours=3, top=6, limit=4) == full[:4]
+    assert cluster_feedback(hits, vectors, weight=0.0, neighbours=3, top=6, limit=4) == hits[:4]
+
+
+@given(
+    st.lists(st.floats(0.0, 2.0, allow_nan=False), min_size=1, max_size=40),
+    st.integers(0, 2**32 - 1),
+    st.floats(0.0, 1.0),
+    st.integers(1, 6),
+    st.integers(2, 12),
+    st.integers(1, 15),
+)
+def test_pruned_candidates_give_the_same_top(
+    values: list[float], seed: int, weight: float, neighbours: int, top: int, limit: int
+) -> None:
+    hits = [hit(f"h{i}", s) for i, s in enumerate(sorted(values, reverse=True))]
+    rng = np.random.default_rng(seed)
+    vectors = {h.chunk_id: rng.normal(size=4) for h in hits}
+    options = {"weight": weight, "neighbours": neighbours, "top": top, "limit": limit}
+    kept = feedback_candidates(hits, weight=weight, top=top, limit=limit)
+    full = cluster_feedback(hits, vectors, **options)  # type: ignore[arg-type]
+    pruned = cluster_feedback(kept, vectors, **options)  # type: ignore[arg-type]
+    assert [h.chunk_id for h in pruned] == [h.chunk_id for h in full]
+    assert [h.score for h in pruned] == pytest.approx([h.score for h in full])
+
+
+def test_pruning_drops_hits_that_cannot_reach_the_top() -> None:
+    hits = [hit(f"h{i}", s) for i, s in enumerate([2.0, 1.9, 1.8, 0.3, 0.1])]
+    kept = feedback_candidates(hits, weight=0.5, top=3, limit=2)
+    # 2nd best lower bound: 0.5 * 1.9 + 0.5 * 1.8 = 1.85; h3 can reach 0.15 + 1.0 = 1.15 at most
+    assert [h.chunk_id for h in kept] == ["h0", "h1", "h2"]
+    assert feedback_candidates(hits, weight=0.5, top=3, limit=None) == hits
+    assert feedback_candidates(hits, weight=0.0, top=3, limit=2) == hits

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ragfusion import cosine
 from ragfusion.stores import vectors_usearch
 from ragfusion.stores.vectors_usearch import UsearchVectors
 
@@ -28,7 +29,7 @@ def _saved(path: Path, n: int) -> UsearchVectors:
 def test_exact_search_matches_brute_force_cosine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_macs: int
 ) -> None:
-    monkeypatch.setattr(vectors_usearch, "_BLAS_SINGLE_THREAD_MACS", block_macs)
+    monkeypatch.setattr(cosine, "BLAS_SINGLE_THREAD_MACS", block_macs)
     # Stored vectors are not unit length: scores must still be cosines.
     stored = _vectors(300) * np.linspace(0.5, 3.0, 300, dtype=np.float32)[:, None]
     index = UsearchVectors(tmp_path / "v.usearch", DIM)

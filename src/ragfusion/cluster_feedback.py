@@ -19,21 +19,23 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
+from ragfusion.cosine import blocked_cosines, unit_rows
 from ragfusion.types import Hit
-
-Vector = np.ndarray
 
 
 def cluster_feedback(
     hits: Sequence[Hit],
-    vectors: Mapping[str, Vector],
+    vectors: Mapping[str, npt.ArrayLike],
     *,
     weight: float,
     neighbours: int,
     top: int,
+    limit: int | None = None,
 ) -> list[Hit]:
-    """``hits`` (best first) re-scored and re-sorted; ties keep their fused order.
+    """``hits`` (best first) re-scored and re-sorted, the first ``limit`` of them (all when
+    None); ties keep their fused order.
 
     A hit whose chunk has no vector in ``vectors`` keeps its own score, and hits without
     vectors never serve as neighbours. With ``weight`` 0, fewer than two usable top hits, or
@@ -45,16 +47,15 @@ def cluster_feedback(
         raise ValueError("neighbours and top must be >= 0")
     ranked = list(hits)
     scores = np.array([h.score for h in ranked], dtype=np.float64)
-    has_vector = [h.chunk_id in vectors for h in ranked]
-    order_by_score = np.argsort(-scores, kind="stable")
-    pool = [int(i) for i in order_by_score if has_vector[i]][:top]
+    rows = [i for i, h in enumerate(ranked) if h.chunk_id in vectors]  # hits with a vector
+    pool = sorted(rows, key=lambda i: -scores[i])[:top]  # stable: ties keep the fused order
     count = min(neighbours, len(pool) - 1)
     if weight == 0.0 or count < 1:
-        return ranked
-    rows = [i for i, ok in enumerate(has_vector) if ok]
-    unit = np.stack([_unit(vectors[ranked[i].chunk_id]) for i in rows])
+        return ranked[:limit]
+    unit = unit_rows(np.stack([np.asarray(vectors[ranked[i].chunk_id]) for i in rows]))
     position = {i: n for n, i in enumerate(rows)}
-    sims = unit @ unit[[position[j] for j in pool]].T  # (hits with vectors) x (pool)
+    members = unit[[position[j] for j in pool]]
+    sims = blocked_cosines(members, unit).T.astype(np.float64)  # rows x pool
     for n, j in enumerate(pool):  # never one's own neighbour
         sims[position[j], n] = -np.inf
     nearest = np.argsort(-sims, axis=1, kind="stable")[:, :count]
@@ -65,11 +66,30 @@ def cluster_feedback(
     pulled = np.where(total > 0, pulled, own)  # no similar neighbour: nothing to pull towards
     new = scores.copy()
     new[rows] = (1.0 - weight) * own + weight * pulled
-    order = np.argsort(-new, kind="stable")
+    order = np.argsort(-new, kind="stable")[:limit]
     return [dataclasses.replace(ranked[i], score=float(new[i])) for i in order]
 
 
-def _unit(vector: Vector) -> Vector:
-    v = np.asarray(vector, dtype=np.float64)
-    norm = float(np.linalg.norm(v))
-    return v / norm if norm > 0 else v
+def feedback_candidates(
+    hits: Sequence[Hit], *, weight: float, top: int, limit: int | None
+) -> list[Hit]:
+    """The hits (in their order) that can still be among the first ``limit`` after cluster
+    feedback, when every hit has a vector: only their vectors need fetching.
+
+    A hit's new score mixes its own with a similarity-weighted mean of pool scores (or keeps
+    its own), so it lies between ``(1 - weight) * s + weight * min(pool_min, s)`` and
+    ``(1 - weight) * s + weight * max(pool_max, s)``. A hit whose upper bound is below the
+    ``limit``-th best lower bound can never make the cut. The ``top`` best hits (the pool of
+    neighbours) are always kept.
+    """
+    ranked = list(hits)
+    if limit is None or limit >= len(ranked) or weight == 0.0 or top < 1:
+        return ranked
+    scores = np.array([h.score for h in ranked], dtype=np.float64)
+    pool = np.sort(scores)[::-1][:top]
+    low = (1.0 - weight) * scores + weight * np.minimum(pool.min(), scores)
+    high = (1.0 - weight) * scores + weight * np.maximum(pool.max(), scores)
+    cut = np.sort(low)[::-1][limit - 1]
+    keep = high >= cut
+    keep[np.argsort(-scores, kind="stable")[:top]] = True  # the pool itself always stays
+    return [h for h, kept in zip(ranked, keep, strict=True) if kept]

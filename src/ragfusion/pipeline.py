@@ -18,7 +18,7 @@ from typing import Any
 
 from ragfusion.answering import build_messages, extractive_answer, generate
 from ragfusion.chunking import Chunker
-from ragfusion.cluster_feedback import cluster_feedback
+from ragfusion.cluster_feedback import cluster_feedback, feedback_candidates
 from ragfusion.config import (
     DEFAULT_ABSTAIN_BELOW,
     RETRIEVERS,
@@ -523,15 +523,27 @@ class Pipeline:
         timings["fuse_ms"] = _ms(t)
         if feedback and fused:
             t = time.perf_counter()
-            fused = cluster_feedback(
-                fused,
-                self.store.vectors_of([hit.chunk_id for hit in fused]),
-                weight=self.config.cluster_feedback,
-                neighbours=self.config.cluster_neighbours,
-                top=self.config.cluster_top,
-            )[:k]
+            fused = self._cluster_feedback(fused, k)
             timings["feedback_ms"] = _ms(t)
         return fused, lists
+
+    def _cluster_feedback(self, fused: list[Hit], k: int) -> list[Hit]:
+        """The first ``k`` fused hits after cluster feedback, fetching only the vectors of
+        hits that can still reach them (all of them if a stored vector is missing)."""
+        weight, top = self.config.cluster_feedback, self.config.cluster_top
+        needed = feedback_candidates(fused, weight=weight, top=top, limit=k)
+        vectors = self.store.vectors_of([hit.chunk_id for hit in needed])
+        if len(vectors) < len(needed):
+            needed = fused
+            vectors = self.store.vectors_of([hit.chunk_id for hit in fused])
+        return cluster_feedback(
+            needed,
+            vectors,
+            weight=weight,
+            neighbours=self.config.cluster_neighbours,
+            top=top,
+            limit=k,
+        )
 
     def _prf_list(
         self, original: str, first: RankedList, depth: int, where: MetadataFilter | None

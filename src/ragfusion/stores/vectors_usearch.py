@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ragfusion.cosine import blocked_cosines, unit_rows
 from ragfusion.embedders.base import Vectors
 from ragfusion.errors import IndexStateError, MissingDependencyError
 
@@ -38,8 +39,6 @@ _HNSW_EXPANSION_ADD = 128
 _HNSW_EXPANSION_SEARCH = 96
 _SEARCH_THREADS = 1  # see the module docstring
 _STAGE_LIMIT = 8192  # staged vectors inserted in one batch at most
-# OpenBLAS runs a GEMM on the calling thread when m * n * k is below 65536 * 4.
-_BLAS_SINGLE_THREAD_MACS = 65_536 * 4 - 1
 
 
 def _usearch_index() -> Any:
@@ -208,7 +207,7 @@ class UsearchVectors:
                     np.ascontiguousarray(queries, dtype=np.float32), k, threads=_SEARCH_THREADS
                 )
         if n < EXACT_SEARCH_BELOW:
-            scores = _blocked_scores(np.asarray(queries, dtype=np.float32), matrix)
+            scores = blocked_cosines(np.asarray(queries, dtype=np.float32), matrix)
             return _top_k(scores, keys_all, k)
         keys = np.atleast_2d(matches.keys)
         distances = np.atleast_2d(matches.distances)
@@ -231,8 +230,8 @@ class UsearchVectors:
             if present.size == 0:
                 return [[] for _ in range(len(queries))]
             vectors = self._index.get(present)
-        matrix = _unit_rows(np.asarray(vectors, dtype=np.float32).reshape(len(present), -1))
-        return _top_k(_blocked_scores(np.asarray(queries, dtype=np.float32), matrix), present, k)
+        matrix = unit_rows(np.asarray(vectors, dtype=np.float32).reshape(len(present), -1))
+        return _top_k(blocked_cosines(np.asarray(queries, dtype=np.float32), matrix), present, k)
 
     def _exact_matrix(self) -> tuple[npt.NDArray[np.uint64], Vectors]:
         """Every key and its unit vector, cached until the next change. Lock held."""
@@ -240,25 +239,8 @@ class UsearchVectors:
             keys = np.asarray(self._index.keys, dtype=np.uint64)  # 0.2 s faster than iterating
             vectors = self._index.get(keys) if len(keys) else []
             rows = np.asarray(vectors, dtype=np.float32).reshape(len(keys), self.dim)
-            self._exact = (keys, _unit_rows(rows))
+            self._exact = (keys, unit_rows(rows))
         return self._exact
-
-
-def _unit_rows(matrix: Vectors) -> Vectors:
-    """Rows scaled to unit length (usearch's cosine does not need stored vectors to be)."""
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.asarray(matrix / np.clip(norms, 1e-12, None), dtype=np.float32)
-
-
-def _blocked_scores(queries: Vectors, matrix: Vectors) -> npt.NDArray[np.float32]:
-    """Cosines of the (unit-scaled) queries with every row of ``matrix``, computed in blocks
-    below OpenBLAS's threading threshold so that no BLAS thread pool is woken."""
-    unit = _unit_rows(queries)
-    block = max(16, _BLAS_SINGLE_THREAD_MACS // max(1, unit.shape[0] * unit.shape[1]))
-    parts = [unit @ matrix[i : i + block].T for i in range(0, len(matrix), block)]
-    if not parts:
-        return np.zeros((len(unit), 0), dtype=np.float32)
-    return np.asarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
 
 def _top_k(
