@@ -101,6 +101,9 @@ def test_search_applies_cluster_feedback_to_every_fused_candidate(tmp_path: Path
         plain = pipe.with_config(dataclasses.replace(pipe.config, cluster_feedback=0.0))
         off = plain.search("how do I reset the filter light", k=3)
         assert [h.score for h in off.hits] == pytest.approx([h.score for h in fused[:3]])
+        bm25 = pipe.search("how do I reset the filter light", k=3, retrievers=["bm25"])
+        assert "feedback_ms" not in bm25.timings_ms
+        assert [h.chunk_id for h in bm25.hits] == [h.chunk_id for h in bm25.lists[0].hits[:3]]
 
 
 def test_search_filters_and_single_retriever(tmp_path: Path, corpus: Path) -> None:

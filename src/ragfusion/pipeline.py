@@ -509,7 +509,8 @@ class Pipeline:
                 lists.append(RankedList(label, "dense", tuple(hits), self.config.hyde_weight))
             timings["dense_ms"] = _ms(t)
         t = time.perf_counter()
-        feedback = self.config.cluster_feedback > 0
+        # Feedback re-scores a fusion of both retrievers; one retriever alone keeps its ranking.
+        feedback = self.config.cluster_feedback > 0 and set(retrievers) == set(RETRIEVERS)
         options: dict[str, Any] = {
             "retriever_weights": self.config.retriever_weights,
             "dedup": self.config.dedup,
