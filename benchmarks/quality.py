@@ -36,6 +36,9 @@ def targets(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
             n: v["default"] > max(v["bm25"], v["dense"]) for n, v in ndcg.items() if "bm25" in v
         },
         "default_minus_plain_rrf": gains,
+        "p_default_vs_plain_rrf": {
+            n: r["modes"]["default"].get("p_vs_hybrid") for n, r in reports.items()
+        },
         "mean_gain_over_plain_rrf": round(float(np.mean(list(gains.values()))), 4),
         "never_below_plain_rrf_by_0.005": all(g >= -0.005 for g in gains.values()),
     }

@@ -285,7 +285,7 @@ def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
         "embed_ms": pct("embed_ms"),
         "excl_embed_ms": pct("excl_embed_ms"),
     }
-    for part in ("bm25_ms", "dense_ms", "fuse_ms"):
+    for part in ("bm25_ms", "dense_ms", "fuse_ms", "feedback_ms"):
         if any(part in r for r in rows):
             summary[part] = pct(part)
     return summary
@@ -400,7 +400,10 @@ def main() -> None:
             f"vectors + Gaussian noise of norm {NOISE_NORM}, re-normalised)"
         ),
         "modes": {m: {"retrievers": r, "query_variants": n} for m, (r, n) in MODES.items()},
-        "search": "Pipeline.search(k=10), default fusion (CombSUM min-max), 100 candidates",
+        "search": (
+            "Pipeline.search(k=10), default fusion (CombSUM min-max, then cluster feedback "
+            "when both retrievers run), 100 candidates"
+        ),
         "sizes": {},
     }
     for size in [int(s) for s in args.sizes.split(",")]:

@@ -88,6 +88,9 @@ def test_evaluate_reports_every_mode(tmp_path: Path) -> None:
     assert report["modes"]["bm25"]["ndcg@10"] == 1.0  # each query names its document
     assert report["modes"]["oracle"]["ndcg@10"] >= report["modes"]["hybrid"]["ndcg@10"]
     assert "latency_ms_p50" in report["modes"]["hybrid"]
+    assert 0.0 <= report["modes"]["prf"]["p_vs_hybrid"] <= 1.0  # paired test vs plain RRF
+    assert "p_vs_hybrid" not in report["modes"]["hybrid"]
+    assert "p_vs_hybrid" not in report["modes"]["oracle"]
     with pytest.raises(ConfigError):
         evaluate(pipe, collection, ["nope"])
 

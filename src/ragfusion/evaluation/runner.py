@@ -201,6 +201,15 @@ def evaluate(
                 ),
                 5,
             )
+        if "hybrid" in values and name not in ("hybrid", "oracle"):
+            order = list(qrels)
+            summary["p_vs_hybrid"] = round(
+                paired_p_value(
+                    [values[name]["ndcg@10"][q] for q in order],
+                    [values["hybrid"]["ndcg@10"][q] for q in order],
+                ),
+                5,
+            )
         report_modes[name] = summary
     return {
         "dataset": collection.name,
