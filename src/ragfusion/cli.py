@@ -653,7 +653,8 @@ def _tune_if_needed(pipe: Pipeline, data_dir: Path, modes: list[str], err: Any) 
         tuned = _run(lambda: ensure_tuned(pipe, data_dir))
     err.print(
         f"fusion tuned on {tuned['trained_on']['split']}: {tuned['method']} "
-        f"k={tuned['rrf_k']} weights {tuned['retriever_weights']}"
+        f"k={tuned['rrf_k']} weights {tuned['retriever_weights']} "
+        f"cluster feedback {tuned.get('cluster_feedback', 'as configured')}"
     )
 
 
@@ -671,8 +672,9 @@ def tune(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
 ) -> None:
-    """Learn RRF k and the retriever weights from labelled queries; saves them in the
-    index (fusion.json), where search, ask and eval's hybrid-weighted mode use them."""
+    """Learn the fusion method, RRF k, the retriever weights and whether cluster feedback
+    helps, from labelled queries; saves them in the index (fusion.json), where search, ask
+    and eval's hybrid-weighted mode use them."""
     from ragfusion.evaluation.runner import tune as tune_weights
 
     collection, pipe = _collection_index(data_dir, split, index)
