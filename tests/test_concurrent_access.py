@@ -20,7 +20,7 @@ from tests.test_store import EMB, PARAGRAPHS, chunks_of, make_doc, put
 
 from ragfusion import Pipeline, PipelineConfig
 from ragfusion.errors import IndexStateError
-from ragfusion.stores import local as local_module
+from ragfusion.stores import write_lock
 from ragfusion.stores.local import LocalStore
 
 MARKER = "zebrafinch"  # in every document: one query that finds them all
@@ -149,7 +149,7 @@ def test_rollback_drops_staged_vectors_from_memory(tmp_path: Path) -> None:
 def test_one_writer_at_a_time_across_store_objects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(local_module, "WRITE_LOCK_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(write_lock, "WRITE_LOCK_TIMEOUT_S", 0.2)
     a = LocalStore(tmp_path / "index", EMB.dim)
     b = LocalStore(tmp_path / "index", EMB.dim)
     doc = make_doc("/kb/a.txt", PARAGRAPHS[0])

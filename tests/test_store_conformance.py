@@ -15,9 +15,12 @@ import pytest
 from tests.conftest import HashEmbedder
 
 from ragfusion.chunking import Chunker, ChunkingConfig
+from ragfusion.errors import IndexStateError
 from ragfusion.ids import content_hash, document_id
+from ragfusion.stores import write_lock
 from ragfusion.stores.base import MetadataFilter, Store
 from ragfusion.stores.factory import open_store
+from ragfusion.stores.write_lock import LOCK_FILE, WriteLock
 from ragfusion.types import Chunk, Document, Section
 
 EMB = HashEmbedder()
@@ -351,3 +354,20 @@ def test_reopen_sees_the_same_data(opener: Opener) -> None:
     assert sources(again.search_bm25(["stalled"], 5, where)[0]) == {"/kb/b.md"}
     assert again.check().ok
     assert put(again, doc) == (0, 0)
+
+
+def test_a_second_writer_waits_then_fails_clearly(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(write_lock, "WRITE_LOCK_TIMEOUT_S", 0.2)
+    other = WriteLock(tmp_path / "index" / LOCK_FILE)  # another process's writer
+    assert other.acquire(timeout=0)
+    doc = make_doc("/kb/locked.txt", PARAGRAPHS[0])
+    with pytest.raises(IndexStateError, match="Another process has been writing"):
+        put(store, doc)
+    store.rollback()
+    assert store.count_chunks() == 0
+    other.release()
+    assert put(store, doc)[0] > 0
+    assert other.acquire(timeout=0)  # the commit released the store's lock
+    other.release()

@@ -25,17 +25,16 @@ import numpy as np
 
 from ragfusion.embedders.base import Vectors
 from ragfusion.errors import IndexStateError
+from ragfusion.stores import write_lock
 from ragfusion.stores.base import ConsistencyReport, DocumentInfo, MetadataFilter, UpsertResult
 from ragfusion.stores.bm25_tantivy import TantivyBM25
 from ragfusion.stores.catalog import Catalog
-from ragfusion.stores.write_lock import WriteLock
+from ragfusion.stores.write_lock import LOCK_FILE, WriteLock, acquire_for_writing
 from ragfusion.types import Chunk, Document, Hit
 
 CATALOG_FILE = "catalog.sqlite3"
 BM25_DIR = "bm25"
 VECTORS_FILE = "vectors.usearch"
-LOCK_FILE = "write.lock"
-WRITE_LOCK_TIMEOUT_S = 30.0
 # In SQLite's meta table: "1" from the first write of a transaction until both derived
 # indexes hold its commit.
 _PENDING = "derived_pending"
@@ -95,18 +94,7 @@ class LocalStore:
         """Start (or continue) a write transaction: take the index's write lock, pick up what
         another process committed meanwhile, and mark the derived indexes pending."""
         if not self._process_lock.held:
-            try:
-                acquired = self._process_lock.acquire(WRITE_LOCK_TIMEOUT_S)
-            except OSError as exc:
-                raise IndexStateError(
-                    f"The index at {self.index_dir} cannot be written ({exc})"
-                ) from exc
-            if not acquired:
-                raise IndexStateError(
-                    f"Another process has been writing to the index at {self.index_dir} for "
-                    f"over {WRITE_LOCK_TIMEOUT_S:.0f}s (an ingest or sync?); try again when it "
-                    "has finished"
-                )
+            acquire_for_writing(self._process_lock, self.index_dir)
             self._vectors.refresh()
         self._catalog.begin()
         if not self._marked:
@@ -272,7 +260,7 @@ class LocalStore:
         """Make both derived indexes hold exactly the chunks in SQLite."""
         if self._catalog.in_transaction:
             raise IndexStateError("commit or roll back the staged writes before a repair")
-        if not self._process_lock.acquire(WRITE_LOCK_TIMEOUT_S):
+        if not self._process_lock.acquire(write_lock.WRITE_LOCK_TIMEOUT_S):
             raise IndexStateError(
                 f"Another process is writing to the index at {self.index_dir}; repair it "
                 "when that has finished"

@@ -48,6 +48,7 @@ from ragfusion.stores.milvus_expr import (
     string_list,
     weighted_query,
 )
+from ragfusion.stores.write_lock import LOCK_FILE, WriteLock, acquire_for_writing
 from ragfusion.types import Chunk, Document, Hit
 
 T = TypeVar("T")
@@ -155,6 +156,9 @@ class MilvusStore:
         self._client = connect(uri, token)
         self._closed = False
         self._lock = threading.Lock()
+        # One writer per index directory across processes, as for LocalStore: the side
+        # catalog and the collection must change together.
+        self._process_lock = WriteLock(index_dir / LOCK_FILE)
         self._staged = _Staged()
         self._unflushed = False
         index_dir.mkdir(parents=True, exist_ok=True)
@@ -287,7 +291,7 @@ class MilvusStore:
         self, document: Document, chunks: Sequence[Chunk], vectors: dict[str, Vectors]
     ) -> UpsertResult:
         with self._lock:
-            self._docs.begin()
+            self._begin()
             existing = self._docs.chunk_ordinals(document.doc_id)
             wanted = {c.chunk_id for c in chunks}
             stale = [cid for cid in existing if cid not in wanted]
@@ -313,6 +317,12 @@ class MilvusStore:
             if len(self._staged.rows) >= _STAGED_ROWS:
                 self._send()
             return UpsertResult(added=len(new), removed=len(stale))
+
+    def _begin(self) -> None:
+        """Start (or continue) a write: take the index's write lock, then a catalog
+        transaction."""
+        acquire_for_writing(self._process_lock, self.index_dir)
+        self._docs.begin()
 
     def _row(
         self, document: Document, chunk: Chunk, vector: Vectors | list[float]
@@ -371,7 +381,7 @@ class MilvusStore:
 
     def delete_document(self, doc_id: str) -> int:
         with self._lock:
-            self._docs.begin()
+            self._begin()
             removed = self._docs.delete_documents([doc_id])
             self._staged.delete_doc(doc_id)
             return removed
@@ -400,12 +410,14 @@ class MilvusStore:
                 self._call("flush", self._client.flush, self.collection)
             self._unflushed = False
             self._docs.commit()
+            self._process_lock.release()
 
     def rollback(self) -> None:
         """Drop staged writes. Batches already sent stay in Milvus (ahead of the catalog)."""
         with self._lock:
             self._staged.clear()
             self._docs.rollback()
+            self._process_lock.release()
 
     # reads ---------------------------------------------------------------------------------
     def _search(
@@ -543,7 +555,7 @@ class MilvusStore:
             indexed = self._indexed_ids()
             broken = sorted({owners[c] for c in owners.keys() - indexed})
             self._staged.delete(sorted(indexed - owners.keys()))
-            self._docs.begin()
+            self._begin()
             self._docs.delete_documents(broken)
             for doc_id in broken:
                 self._staged.delete_doc(doc_id)
@@ -557,6 +569,8 @@ class MilvusStore:
         self._staged.clear()
         if hasattr(self, "_docs"):
             self._docs.close()
+        if hasattr(self, "_process_lock"):
+            self._process_lock.release()
         disconnect(self._client, self.uri)
 
     def destroy(self) -> None:

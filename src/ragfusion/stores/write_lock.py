@@ -10,12 +10,16 @@ import os
 import time
 from pathlib import Path
 
+from ragfusion.errors import IndexStateError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 _POLL_S = 0.05
+LOCK_FILE = "write.lock"
+WRITE_LOCK_TIMEOUT_S = 30.0  # how long a second writer waits before it gives up
 
 
 class WriteLock:
@@ -57,3 +61,19 @@ class WriteLock:
         fd, self._fd = self._fd, None
         if fd is not None and fd >= 0:
             os.close(fd)  # closing the descriptor drops the flock
+
+
+def acquire_for_writing(lock: WriteLock, index_dir: Path) -> None:
+    """Take ``lock`` before a write transaction on ``index_dir``, waiting up to
+    ``WRITE_LOCK_TIMEOUT_S``; a clear IndexStateError if another writer keeps it."""
+    if lock.held:
+        return
+    try:
+        acquired = lock.acquire(WRITE_LOCK_TIMEOUT_S)
+    except OSError as exc:
+        raise IndexStateError(f"The index at {index_dir} cannot be written ({exc})") from exc
+    if not acquired:
+        raise IndexStateError(
+            f"Another process has been writing to the index at {index_dir} for over "
+            f"{WRITE_LOCK_TIMEOUT_S:.0f}s (an ingest or sync?); try again when it has finished"
+        )
