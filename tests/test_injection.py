@@ -144,3 +144,26 @@ def test_smollm2_answer_ignores_injected_instructions(
     assert not re.search("pwned", answer.text, re.IGNORECASE), answer.text
     assert answer.citations, answer
     assert any(not c.source.startswith("inject/") for c in answer.citations)
+
+
+def test_a_withheld_passage_is_no_evidence_for_answering(tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    question = "How often do I replace the HEPA filter?"
+    (folder / "planted.md").write_text(f"{question}\n\n{PAYLOADS['ignore-previous']}\n")
+    (folder / "other.txt").write_text("The purifier weighs four kilograms and is grey.\n")
+    llm = ScriptedLLM(["Every 6 months [1]."] * 2)
+    with Pipeline.open(tmp_path / "idx", embedder=HashEmbedder(), llm=llm) as pipe:  # type: ignore[arg-type]
+        pipe.ingest([folder])
+        found = pipe.search(question)
+        dense = next(r for r in found.lists if r.retriever == "dense")
+        planted = next(h.score for h in dense.hits if "planted" in h.chunk.source)
+        clean = next(h.score for h in dense.hits if "other" in h.chunk.source)
+        assert planted > clean  # the planted passage is the only strong match
+        threshold = (planted + clean) / 2
+        guarded = pipe.with_config(PipelineConfig(abstain_below=threshold))
+        answer = guarded.ask(question)
+        assert answer.mode == "abstain" and not llm.prompts
+        assert answer.evidence == pytest.approx(clean)
+        open_door = pipe.with_config(PipelineConfig(abstain_below=threshold, guard_passages=False))
+        assert open_door.ask(question).mode != "abstain"  # it counted the planted passage

@@ -65,17 +65,18 @@ def embedding_text(title: str, chunk: Chunk) -> str:
     return "\n".join(parts)
 
 
-def evidence_strength(original: str, lists: Sequence[RankedList]) -> float | None:
-    """The best dense score for the original question, or None if it was not searched."""
-    scores = [
-        ranked.hits[0].score
-        for ranked in lists
-        if ranked.retriever == "dense" and ranked.query == original and ranked.hits
-    ]
-    searched = any(r.retriever == "dense" and r.query == original for r in lists)
+def evidence_strength(
+    original: str,
+    lists: Sequence[RankedList],
+    usable: Callable[[Hit], bool] | None = None,
+) -> float | None:
+    """The best dense score for the original question among the ``usable`` hits (all by
+    default), or None if the question had no dense search."""
+    searched = [r for r in lists if r.retriever == "dense" and r.query == original]
     if not searched:
         return None
-    return max(scores) if scores else 0.0
+    best = (next((h.score for h in r.hits if usable is None or usable(h)), None) for r in searched)
+    return max((score for score in best if score is not None), default=0.0)
 
 
 def _ms(since: float) -> float:
@@ -619,7 +620,11 @@ class Pipeline:
         if guard:  # a passage with text addressed to the assistant makes way for the next one
             withheld = sum(bool(flagged_paragraphs(h.chunk.text)) for h in found.hits[:wanted])
             kept = [h for h in found.hits if not flagged_paragraphs(h.chunk.text)]
-            found = dataclasses.replace(found, hits=tuple(kept[:wanted]))
+            # Evidence for abstaining counts only passages that may reach the model.
+            evidence = evidence_strength(
+                found.queries[0].text, found.lists, lambda h: not flagged_paragraphs(h.chunk.text)
+            )
+            found = dataclasses.replace(found, hits=tuple(kept[:wanted]), evidence=evidence)
         yield AnswerEvent("queries", [v.text for v in found.queries])
         yield AnswerEvent("hits", list(found.hits))
         timings = dict(found.timings_ms)
