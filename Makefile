@@ -48,6 +48,7 @@ bench-quality: setup
 
 bench-fusion: setup
 	$(BIN)/python benchmarks/fusion_search.py
+	$(BIN)/python benchmarks/cluster_feedback.py
 
 bench-peers: setup
 	bash benchmarks/peers-setup.sh
