@@ -18,6 +18,7 @@ import numpy as np
 
 from ragfusion.embedders.base import Vectors
 from ragfusion.stores.base import DocumentInfo, MetadataFilter
+from ragfusion.stores.sqlite_tx import SqliteTransactions
 from ragfusion.types import Chunk, Document, Section
 
 SCHEMA = """
@@ -80,7 +81,7 @@ def _batches(items: Sequence[int], size: int = _SQL_VARIABLE_BATCH) -> Iterator[
         yield items[i : i + size]
 
 
-class Catalog:
+class Catalog(SqliteTransactions):
     """Thin typed access to the SQLite file. One connection per Catalog (per thread)."""
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
@@ -104,30 +105,6 @@ class Catalog:
     def _has_schema(self) -> bool:
         names = {str(r[0]) for r in self._db.execute("SELECT name FROM sqlite_master")}
         return {"documents", "chunks", "chunks_by_doc", "meta"} <= names
-
-    # transactions -------------------------------------------------------------------------
-    @property
-    def in_transaction(self) -> bool:
-        return self._in_tx
-
-    def begin(self) -> None:
-        if not self._in_tx:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._in_tx = True
-
-    def commit(self) -> None:
-        if self._in_tx:
-            self._db.execute("COMMIT")
-            self._in_tx = False
-
-    def rollback(self) -> None:
-        if self._in_tx:
-            self._db.execute("ROLLBACK")
-            self._in_tx = False
-
-    def close(self) -> None:
-        self.rollback()
-        self._db.close()
 
     # bookkeeping ---------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:

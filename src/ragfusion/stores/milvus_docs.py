@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ragfusion.stores.base import DocumentInfo
+from ragfusion.stores.sqlite_tx import SqliteTransactions
 from ragfusion.types import Chunk, Document, Section
 
 SCHEMA = """
@@ -40,7 +41,7 @@ CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
 _SQL_VARIABLE_BATCH = 900
 
 
-class DocumentCatalog:
+class DocumentCatalog(SqliteTransactions):
     """Documents and their chunk ids; one connection, explicit transactions."""
 
     def __init__(self, path: Path) -> None:
@@ -53,25 +54,6 @@ class DocumentCatalog:
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(SCHEMA)
         self._in_tx = False
-
-    def begin(self) -> None:
-        if not self._in_tx:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._in_tx = True
-
-    def commit(self) -> None:
-        if self._in_tx:
-            self._db.execute("COMMIT")
-            self._in_tx = False
-
-    def rollback(self) -> None:
-        if self._in_tx:
-            self._db.execute("ROLLBACK")
-            self._in_tx = False
-
-    def close(self) -> None:
-        self.rollback()
-        self._db.close()
 
     # documents -----------------------------------------------------------------------------
     def content_hash_of(self, doc_id: str) -> str | None:
