@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from splits import DATA, TEST, TRAIN
 
 from ragfusion.cluster_feedback import cluster_feedback
 from ragfusion.config import PipelineConfig
@@ -30,10 +31,7 @@ from ragfusion.fusion import fuse
 from ragfusion.pipeline import Pipeline
 from ragfusion.types import Hit
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OUT = Path(__file__).resolve().parent / "results" / "cluster_feedback.json"
-TRAIN = [("scifact", "train"), ("pubmedqa_pqal", "train")]
-TEST = [("scifact", "test"), ("pubmedqa_pqal", "test"), ("cranfield", "test")]
 GRID = list(itertools.product((0.1, 0.2, 0.3, 0.5), (3, 5, 10), (10, 20, 50)))
 
 # per query: the plain-RRF order, the default's fused hits (before feedback), their vectors

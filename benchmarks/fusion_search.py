@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from splits import DATA, TEST, TRAIN
 
 from ragfusion.config import PipelineConfig
 from ragfusion.evaluation.beir import Collection, load_collection
@@ -28,9 +29,6 @@ from ragfusion.fusion import fuse
 from ragfusion.pipeline import Pipeline
 from ragfusion.types import RankedList
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TRAIN = [("scifact", "train"), ("pubmedqa_pqal", "train")]
-TEST = [("scifact", "test"), ("pubmedqa_pqal", "test"), ("cranfield", "test")]
 OUT = Path(__file__).resolve().parent / "results" / "fusion_search.json"
 
 Lists = dict[str, list[RankedList]]

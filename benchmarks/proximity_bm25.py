@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from splits import DATA, SETS
 
 from ragfusion.config import PipelineConfig
 from ragfusion.evaluation.beir import load_collection
@@ -23,15 +24,7 @@ from ragfusion.fusion import fuse
 from ragfusion.pipeline import Pipeline
 from ragfusion.types import RankedList
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OUT = Path(__file__).resolve().parent / "results" / "proximity_bm25.json"
-SETS = [
-    ("scifact", "train"),
-    ("pubmedqa_pqal", "train"),
-    ("scifact", "test"),
-    ("pubmedqa_pqal", "test"),
-    ("cranfield", "test"),
-]
 SETTINGS = [(slop, boost) for slop in (1, 3, 8) for boost in (0.25, 0.5, 1.0)]
 
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from splits import DATA, SETS
 
 from ragfusion.config import PipelineConfig
 from ragfusion.evaluation.beir import load_collection
@@ -28,15 +29,7 @@ from ragfusion.pipeline import Pipeline
 from ragfusion.stores.base import MetadataFilter
 from ragfusion.types import Hit, RankedList
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OUT = Path(__file__).resolve().parent / "results" / "score_completion.json"
-SETS = [
-    ("scifact", "train"),
-    ("pubmedqa_pqal", "train"),
-    ("scifact", "test"),
-    ("pubmedqa_pqal", "test"),
-    ("cranfield", "test"),
-]
 
 
 def collect(name, split):
