@@ -9,7 +9,7 @@ QUESTION ?= How often should I replace the HEPA filter?
 
 LINT_PATHS := $(wildcard src tests benchmarks scripts)
 
-.PHONY: setup demo test lint unit bench bench-quality bench-fusion bench-peers bench-speed \
+.PHONY: setup demo test lint unit fuzz lock bench bench-quality bench-fusion bench-peers bench-speed \
 	bench-ingest bench-peers-speed bench-generation clean
 
 setup:
@@ -33,6 +33,15 @@ test: setup lint
 
 unit: setup
 	$(BIN)/python -m pytest -m "not models"
+
+# The open-ended fuzz hunt (loaders and HTTP API, random seeds, many more examples) for
+# FUZZ_MINUTES (default 20); what it finds is saved in tests/fuzz-regressions/ for the suite.
+fuzz: setup
+	@scripts/fuzz.sh
+
+# Refresh requirements.lock, the exact versions setup installs (resolved afresh; ~15 min).
+lock:
+	@scripts/lock.sh
 
 # Benchmarks (not tests): each writes JSON to benchmarks/results/; see benchmarks/RESULTS.md.
 # `make bench` runs all of them one after the other (~2.5 h on 2 cores; never run two side by

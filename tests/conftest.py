@@ -4,6 +4,7 @@ logic; tests marked ``models`` use the real bundled MiniLM and SmolLM2."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,8 +22,21 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+# Loads the hypothesis profile (reproducible "ci" unless `make fuzz` asks for "fuzz").
+from tests import fuzz_support
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "kb"
+
+
+def kb_questions(*, answerable: bool = True) -> list[dict[str, Any]]:
+    """examples/questions.jsonl: the answerable questions (the first 12 are the original
+    set), or with ``answerable=False`` the ones the knowledge base does not answer."""
+    path = ROOT / "examples" / "questions.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [q for q in rows if q.get("answerable", True) == answerable]
+
+
 _WORD = re.compile(r"\w+")
 
 
@@ -104,6 +118,12 @@ class ScriptedLLM:
         reply = self._next()
         for i in range(0, len(reply), 3):  # small pieces split markers across chunks
             yield reply[i : i + 3]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    count_file = os.environ.get("RAGFUSION_FUZZ_COUNT_FILE")
+    if count_file:
+        fuzz_support.write_count(count_file)
 
 
 @pytest.fixture

@@ -11,12 +11,13 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from tests.conftest import HashEmbedder, ScriptedLLM
+from tests.fuzz_support import count_case, examples, save_http_regression
 from tests.server_harness import running_server
 
 from ragfusion.config import PipelineConfig
 from ragfusion.pipeline import Pipeline
 
-EXAMPLES_PER_ROUTE = 30
+EXAMPLES_PER_ROUTE = examples(30)
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +45,20 @@ def test_no_request_makes_the_server_fail(api_schema: schemathesis.BaseSchema) -
             max_examples=EXAMPLES_PER_ROUTE,
             deadline=None,
             suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
         )
         def fuzz(case: schemathesis.Case) -> None:
-            response = case.call(timeout=30)
-            statuses.append(response.status_code)
-            case.validate_response(response, checks=[not_a_server_error])
-            if response.status_code >= 400:
-                body = response.json()
-                assert set(body["error"]) == {"status", "code", "message"}, body
-                assert body["error"]["message"]
+            count_case()
+            try:
+                response = case.call(timeout=30)
+                statuses.append(response.status_code)
+                case.validate_response(response, checks=[not_a_server_error])
+                if response.status_code >= 400:
+                    body = response.json()
+                    assert set(body["error"]) == {"status", "code", "message"}, body
+                    assert body["error"]["message"]
+            except BaseException:
+                save_http_regression(request_of(case))
+                raise
 
         fuzz()
         checked.append(operation.label)
@@ -62,6 +66,19 @@ def test_no_request_makes_the_server_fail(api_schema: schemathesis.BaseSchema) -
     print(f"{len(statuses)} requests to {len(checked)} routes: {sorted(set(statuses))}")
     assert len(statuses) >= 5 * len(checked)
     assert 200 in statuses and 422 in statuses
+
+
+def request_of(case: schemathesis.Case) -> dict[str, object]:
+    """A failing case as plain data that tests/test_fuzz_regressions.py can send again."""
+    return {
+        "method": case.method,
+        "path": case.formatted_path,
+        "query": case.query,
+        "headers": {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"},
+        "media_type": case.media_type,
+        "body": case.body if isinstance(case.body, dict | list | str | int | float) else None,
+        "curl": case.as_curl_command(),
+    }
 
 
 def test_uploaded_fuzz_files_stay_in_the_upload_folder(tmp_path: Path) -> None:

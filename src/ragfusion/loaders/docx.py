@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
+from typing import Any
 
 from ragfusion.errors import LoadError, MissingDependencyError
 from ragfusion.loaders.base import LoadedText, MarkdownTextBuilder, collapse_spaces
@@ -36,18 +38,59 @@ def _check_archive(data: bytes, path: str) -> None:
 def load_docx(data: bytes, path: str, stem: str) -> LoadedText:
     try:
         import docx
-        from docx.table import Table
-        from docx.text.paragraph import Paragraph
     except ImportError as exc:  # pragma: no cover - python-docx is a core dependency
         raise MissingDependencyError("python-docx", "docx", "Reading .docx files") from exc
 
     _check_archive(data, path)
     try:
         document = docx.Document(io.BytesIO(data))
-    except Exception as exc:
-        raise LoadError(
-            path, f"could not be opened as .docx ({type(exc).__name__}: {exc})"
-        ) from exc
+        builder = _body_text(document)
+    except Exception as exc:  # python-docx reports a damaged package in many ways
+        raise LoadError(path, damage_reason(exc)) from exc
+    if not builder.text.strip():
+        raise LoadError(path, "contains no text")
+    try:
+        core_title = document.core_properties.title or ""
+    except Exception:  # damaged core properties are not worth losing the document for
+        core_title = ""
+    title = core_title.strip() or builder.first_heading() or stem
+    return LoadedText(text=builder.text, title=title, sections=builder.sections)
+
+
+_RESAVE = "re-save it in a word processor (File > Save As > Word Document)"
+# python-docx reaches a missing part as an attribute of the generic Part that stands in.
+_MISSING_PART = re.compile(r"'Part' object has no attribute '(\w+)'")
+_MISSING_ITEM = re.compile(r"There is no item named '([^']+)' in the archive")
+
+
+def damage_reason(exc: BaseException) -> str:
+    """What is wrong with a .docx package that python-docx failed on, and how to fix it."""
+    detail = f"{type(exc).__name__}: {exc}"
+    opened = "could not be opened as .docx"
+    missing = _MISSING_PART.search(str(exc)) if isinstance(exc, AttributeError) else None
+    if missing:
+        part = missing.group(1).removesuffix("_part")
+        return f"{opened}: it is damaged, it has no {part} part ({detail}); {_RESAVE}"
+    if type(exc).__name__ == "PackageNotFoundError":
+        return f"{opened}: it is not a Word package ({detail}); {_RESAVE}"
+    if type(exc).__name__ == "XMLSyntaxError":
+        return f"{opened}: one of its XML parts is malformed ({exc}); {_RESAVE}"
+    item = _MISSING_ITEM.search(str(exc)) if isinstance(exc, KeyError) else None
+    if item:
+        return f"{opened}: it is damaged, its part {item.group(1)} is missing; {_RESAVE}"
+    if isinstance(exc, KeyError):
+        return (
+            f"{opened}: it refers to a part or relationship that is missing ({detail}); {_RESAVE}"
+        )
+    if isinstance(exc, ValueError) and "content type" in str(exc):
+        return f"{opened}: it is not a Word document ({exc}); {_RESAVE}"
+    return f"{opened}: it is damaged ({detail}); {_RESAVE}"
+
+
+def _body_text(document: Any) -> MarkdownTextBuilder:
+    """Paragraphs and table rows in body order, as Markdown-like text with sections."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     builder = MarkdownTextBuilder()
     for element in document.element.body.iterchildren():
@@ -69,14 +112,7 @@ def load_docx(data: bytes, path: str, stem: str) -> LoadedText:
                 unique = {cell._tc: cell for cell in row.cells}
                 cells = [collapse_spaces(cell.text) for cell in unique.values()]
                 builder.block(" | ".join(c for c in cells if c))
-    if not builder.text.strip():
-        raise LoadError(path, "contains no text")
-    try:
-        core_title = document.core_properties.title or ""
-    except Exception:  # damaged core properties are not worth losing the document for
-        core_title = ""
-    title = core_title.strip() or builder.first_heading() or stem
-    return LoadedText(text=builder.text, title=title, sections=builder.sections)
+    return builder
 
 
 def _heading_level(style: str) -> int:
