@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates .venv-peers, a separate virtualenv holding the peer frameworks compared by
-# benchmarks/peers_quality.py (LlamaIndex and LangChain hybrid retrievers). It needs no torch
-# and no sentence-transformers: the benchmark hands the peers precomputed vectors.
+# benchmarks/peers_quality.py (LlamaIndex and LangChain hybrid retrievers) and
+# benchmarks/peers_answers.py (their default answer synthesis over an OpenAI-compatible chat
+# server). It needs no torch and no sentence-transformers: the benchmark hands the peers
+# precomputed vectors, and the answering LLM runs in another process.
 #
 #   bash benchmarks/peers-setup.sh            # create or update .venv-peers
 #   PYTHON=python3.11 bash benchmarks/peers-setup.sh
@@ -20,6 +22,9 @@ fi
     llama-index-retrievers-bm25 \
     langchain \
     langchain-community \
+    langchain-classic \
+    langchain-openai \
+    llama-index-llms-openai-like \
     rank_bm25 \
     faiss-cpu \
     numpy
@@ -28,8 +33,9 @@ fi
 "$VENV/bin/python" - <<'EOF'
 import importlib.metadata as md
 
-for name in ("llama-index-core", "llama-index-retrievers-bm25", "langchain",
-             "langchain-community", "rank-bm25", "faiss-cpu", "numpy"):
+for name in ("llama-index-core", "llama-index-retrievers-bm25", "llama-index-llms-openai-like",
+             "langchain", "langchain-classic", "langchain-community", "langchain-openai",
+             "rank-bm25", "faiss-cpu", "numpy"):
     print(f"{name}=={md.version(name)}")
 for forbidden in ("torch", "sentence-transformers"):
     try:

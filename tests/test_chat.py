@@ -106,7 +106,8 @@ def test_unusable_rewrites_fall_back_to_the_history(reply: str) -> None:
 
 
 def make_pipe(path: Path, corpus: Path, replies: list[str]) -> Pipeline:
-    pipe = Pipeline.open(path, PipelineConfig(), embedder=HashEmbedder(), llm=ScriptedLLM(replies))
+    config = PipelineConfig(answer_mode="generative")  # these tests drive the LLM path
+    pipe = Pipeline.open(path, config, embedder=HashEmbedder(), llm=ScriptedLLM(replies))
     pipe.ingest([corpus])
     return pipe
 

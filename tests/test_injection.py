@@ -94,7 +94,7 @@ def test_pipeline_withholds_injections_and_says_so(tmp_path: Path, corpus: Path)
         + "\n"
     )
     llm = ScriptedLLM(["Replace the HEPA filter every 6 months [1]."])
-    config = PipelineConfig(answer_passages=4)
+    config = PipelineConfig(answer_passages=4, answer_mode="generative")
     with Pipeline.open(tmp_path / "idx", config, embedder=HashEmbedder(), llm=llm) as pipe:  # type: ignore[arg-type]
         pipe.ingest([corpus])
         answer = pipe.ask("How often do I replace the HEPA filter?")
@@ -102,7 +102,9 @@ def test_pipeline_withholds_injections_and_says_so(tmp_path: Path, corpus: Path)
         assert "PWNED" not in prompt and "Filter notes" not in prompt  # left out entirely
         assert answer.hits and not any("notes.md" in h.chunk.source for h in answer.hits)
         assert any("addressed to the assistant" in w for w in answer.warnings)
-        off = pipe.with_config(PipelineConfig(answer_passages=4, guard_passages=False))
+        off = pipe.with_config(
+            PipelineConfig(answer_passages=4, guard_passages=False, answer_mode="generative")
+        )
         off.ask("How often do I replace the HEPA filter?")
         assert "PWNED" in llm.prompts[-1][-1]["content"]
 
@@ -161,9 +163,13 @@ def test_a_withheld_passage_is_no_evidence_for_answering(tmp_path: Path) -> None
         clean = next(h.score for h in dense.hits if "other" in h.chunk.source)
         assert planted > clean  # the planted passage is the only strong match
         threshold = (planted + clean) / 2
-        guarded = pipe.with_config(PipelineConfig(abstain_below=threshold))
+        guarded = pipe.with_config(
+            PipelineConfig(abstain_below=threshold, answer_mode="generative")
+        )
         answer = guarded.ask(question)
         assert answer.mode == "abstain" and not llm.prompts
         assert answer.evidence == pytest.approx(clean)
-        open_door = pipe.with_config(PipelineConfig(abstain_below=threshold, guard_passages=False))
+        open_door = pipe.with_config(
+            PipelineConfig(abstain_below=threshold, guard_passages=False, answer_mode="generative")
+        )
         assert open_door.ask(question).mode != "abstain"  # it counted the planted passage

@@ -10,7 +10,6 @@ import codecs
 import contextlib
 import hashlib
 import io
-import json
 import os
 import re
 import threading
@@ -25,6 +24,7 @@ from docx.document import Document as DocxDocument
 from pypdf import PdfReader, PdfWriter
 from pypdf import errors as pypdf_errors
 from pypdf.generic import NameObject, StreamObject
+from tests.conftest import kb_questions
 
 import ragfusion.loaders.docx as docx_loader
 from ragfusion.errors import LoadError, RagfusionError
@@ -101,12 +101,7 @@ def assert_sections_point_at_headings(document: Document) -> None:
         assert section.start == 0 or document.text[section.start - 1] == "\n"
 
 
-def load_questions() -> list[dict[str, str]]:
-    with (EXAMPLES / "questions.jsonl").open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-QUESTIONS = load_questions()
+QUESTIONS = kb_questions()
 EXAMPLE_FILES = sorted(p for p in KB.rglob("*") if p.is_file())
 
 
@@ -141,7 +136,7 @@ def test_every_example_file_loads(path: Path) -> None:
         assert document.sections == ()
 
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q["source"].rsplit("/", 1)[-1])
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q["id"])
 def test_question_evidence_is_in_the_loaded_text(question: dict[str, str]) -> None:
     document = load_document(EXAMPLES / question["source"])
     evidence = question["evidence"]

@@ -17,11 +17,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from tests.conftest import EXAMPLES, ROOT, HashEmbedder
+from tests.conftest import EXAMPLES, ROOT, HashEmbedder, kb_questions
 from tests.server_harness import free_port
 
 from ragfusion import Pipeline
@@ -35,9 +36,9 @@ from ragfusion.manifest import read_manifest
 pytestmark = pytest.mark.models
 MODEL = "smollm2"
 SMOLLM2_DIM = 576
-QUESTIONS = {
-    q["source"]: q for q in map(json.loads, (ROOT / "examples" / "questions.jsonl").open())
-}
+QUESTIONS: dict[str, dict[str, Any]] = {}
+for _q in kb_questions()[:12]:  # the original questions: one per document
+    QUESTIONS.setdefault(_q["source"], _q)
 FILES = ["guides/filter-replacement.md", "policies/returns-and-refunds.txt"]
 
 

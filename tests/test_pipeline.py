@@ -123,7 +123,7 @@ def test_ask_validates_citations(tmp_path: Path, corpus: Path) -> None:
     llm = ScriptedLLM(["Replace the HEPA filter every 6 months [1]. See also [9]."])
     with open_pipe(tmp_path / "idx", llm) as pipe:
         pipe.ingest([corpus])
-        answer = pipe.ask("How often do I replace the HEPA filter?")
+        answer = pipe.ask("How often do I replace the HEPA filter?", mode="generative")
     assert answer.mode == "generative" and not answer.degraded
     assert "[9]" not in answer.text and "[1]" in answer.text
     assert [c.n for c in answer.citations] == [1]
@@ -137,7 +137,7 @@ def test_uncited_answer_gets_attributed_citations(tmp_path: Path, corpus: Path) 
     llm = ScriptedLLM(["Hold the filter button for 3 seconds to reset the filter light."])
     with open_pipe(tmp_path / "idx", llm) as pipe:
         pipe.ingest([corpus])
-        answer = pipe.ask("How do I reset the filter light?")
+        answer = pipe.ask("How do I reset the filter light?", mode="generative")
     assert answer.citations, answer
     assert "reset the filter light" in answer.citations[0].text
     assert answer.text.rstrip().endswith(f"[{answer.citations[0].n}]")
@@ -148,7 +148,7 @@ def test_junk_answer_falls_back_to_extractive(tmp_path: Path, corpus: Path) -> N
     llm = ScriptedLLM(["[1]"])
     with open_pipe(tmp_path / "idx", llm) as pipe:
         pipe.ingest([corpus])
-        events = list(pipe.ask_stream("How do I reset the filter light?"))
+        events = list(pipe.ask_stream("How do I reset the filter light?", mode="generative"))
     kinds = [e.kind for e in events]
     assert kinds[:2] == ["queries", "hits"] and kinds[-1] == "done"
     assert "replace" in kinds

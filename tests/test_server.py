@@ -25,7 +25,10 @@ KEY = "test-key-0123456789abcdef"
 
 def make_pipe(path: Path, corpus: Path, replies: list[str] | None = None) -> Pipeline:
     pipe = Pipeline.open(
-        path, PipelineConfig(), embedder=HashEmbedder(), llm=ScriptedLLM(replies or [ANSWER])
+        path,
+        PipelineConfig(answer_mode="generative"),
+        embedder=HashEmbedder(),
+        llm=ScriptedLLM(replies or [ANSWER]),
     )
     pipe.ingest([corpus])
     return pipe

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -141,6 +142,31 @@ def test_web_page_in_a_real_browser(server: str) -> None:
             mark = page.locator("#passage mark#cited-span")
             expect(mark).to_be_visible()
             assert mark.inner_text().strip()
+            # The default answer quotes its source: clicking the sentence highlights exactly
+            # the characters it was quoted from.
+            sentence = answer.locator(".sentence").first
+            expect(sentence).to_have_attribute("data-status", "quoted")
+            sentence.click(position={"x": 2, "y": 2})
+            expect(page.locator("#passage-meta")).to_contain_text("quoted from the source")
+            quoted = sentence.inner_text().rsplit("[", 1)[0].strip()
+            assert " ".join(mark.inner_text().split()) == " ".join(quoted.split())
+            # A generated answer is checked sentence by sentence, and says so per sentence.
+            page.select_option("#mode", "generative")
+            page.fill("#question", "What does error E4 mean?")
+            page.press("#question", "Enter")
+            written = page.locator(".msg.bot[data-done=true]")
+            expect(written).to_have_count(2, timeout=120_000)
+            statuses = (
+                written.nth(1)
+                .locator(".sentence")
+                .evaluate_all("nodes => nodes.map(n => n.dataset.status)")
+            )
+            assert statuses and set(statuses) <= {"quoted", "checked", "replaced", "unverified"}
+            for flagged in written.nth(1).locator(".sentence.replaced, .sentence.unverified").all():
+                assert flagged.get_attribute("title")
+                expect(flagged.locator("xpath=following-sibling::span[1]")).to_have_class(
+                    re.compile(r"\bflag\b")
+                )
             page.click("nav button[data-tab=provenance]")
             expect(page.locator("#provenance table tr")).not_to_have_count(1)
             page.click("nav button[data-tab=passage]")

@@ -408,6 +408,17 @@ def search(
         Console(stderr=True).print(f"[yellow]warning:[/] {warning}")
 
 
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        help="reader (default): quote the passage span that answers; extractive: the most "
+        "similar sentences; generative: the LLM writes, each sentence checked against its "
+        "passage.",
+    ),
+]
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
@@ -425,9 +436,10 @@ def ask(
         typer.Option(
             help="Answer with the most relevant sentences "
             "of the passages (no LLM, cannot make things "
-            "up)."
+            "up); the same as --mode extractive."
         ),
     ] = False,
+    mode: ModeOpt = None,
     stream: Annotated[
         bool,
         typer.Option(
@@ -453,6 +465,7 @@ def ask(
         "k": k,
         "where": _filter(source, file_type),
         "extractive": extractive,
+        "mode": mode,
     }
     with pipe:
         if as_json and not stream:
@@ -478,7 +491,7 @@ def ask(
                     sys.stdout.flush()
                 elif event.kind == "replace":
                     sys.stdout.write(
-                        "\n\n[the model's answer was unusable; extractive answer:]\n" + event.data
+                        "\n\n[checked against the sources, the answer is:]\n" + event.data
                     )
                 elif event.kind == "done":
                     answer = event.data
@@ -747,6 +760,7 @@ def chat(
     extractive: Annotated[
         bool, typer.Option(help="Answer with quoted sentences only (no LLM).")
     ] = False,
+    mode: ModeOpt = None,
     llm_model: LlmModelOpt = None,
     llm: LlmOpt = None,
     llm_base_url: LlmBaseUrlOpt = None,
@@ -785,7 +799,13 @@ def chat(
             answer = None
             try:
                 for event in chat_stream(
-                    pipe, store, message, conversation_id=current, k=k, extractive=extractive
+                    pipe,
+                    store,
+                    message,
+                    conversation_id=current,
+                    k=k,
+                    extractive=extractive,
+                    mode=mode,
                 ):
                     if event.kind == "conversation":
                         current = event.data["id"]
@@ -795,9 +815,7 @@ def chat(
                         sys.stdout.write(event.data)
                         sys.stdout.flush()
                     elif event.kind == "replace":
-                        sys.stdout.write(
-                            "\n[the model's answer was unusable; quoted:]\n" + event.data
-                        )
+                        sys.stdout.write("\n[checked against the sources:]\n" + event.data)
                     elif event.kind == "done":
                         answer = event.data
             except RagfusionError as exc:

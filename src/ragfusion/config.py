@@ -73,6 +73,12 @@ class PipelineConfig:
     answer_passages: int = 3  # measured on examples/questions.jsonl: see benchmarks/RESULTS.md
     # Extractive answers pick sentences by similarity and pay no prompt cost: more candidates.
     extractive_passages: int = 5
+    # How `ask` answers by default: "reader" quotes the passage span that answers (measured
+    # on the answer benchmark, benchmarks/answers.py), "extractive" the most similar
+    # sentences, "generative" lets the LLM write (each sentence checked, verify_answers).
+    answer_mode: str = "reader"
+    reader_passages: int = 5
+    verify_answers: bool = True
     max_answer_tokens: int = 256
     # Replace text addressed to the assistant in passages ("ignore previous instructions",
     # chat-template tokens) before the LLM sees them: ragfusion.injection, measured in
@@ -107,6 +113,10 @@ class PipelineConfig:
             )
         if self.cluster_neighbours < 1 or self.cluster_top < 2:
             raise ConfigError("cluster_neighbours must be at least 1 and cluster_top at least 2")
+        if self.answer_mode not in ("reader", "extractive", "generative"):
+            raise ConfigError(
+                f"answer_mode must be reader, extractive or generative, got {self.answer_mode!r}"
+            )
         if self.candidates < 1 or self.answer_passages < 1:
             raise ConfigError("candidates and answer_passages must be at least 1")
         for name, weight in self.retriever_weights.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 from ragfusion.answering import build_messages, extractive_answer, generate
 from ragfusion.chunking import Chunker
+from ragfusion.citations import strip_markers
 from ragfusion.cluster_feedback import cluster_feedback, feedback_candidates
 from ragfusion.config import (
     DEFAULT_ABSTAIN_BELOW,
@@ -44,11 +46,14 @@ from ragfusion.manifest import (
     write_manifest,
 )
 from ragfusion.query_plan import QueryPlan, QueryVariant, RewriteCache, plan_queries
+from ragfusion.reader import Reading, passages_text, question_codes, quote, read, words
 from ragfusion.stores.base import DocumentInfo, MetadataFilter, Store
 from ragfusion.stores.factory import open_store, parse_store_spec, resolve_store
-from ragfusion.types import Answer, Chunk, Document, Hit, RankedList
+from ragfusion.types import Answer, Chunk, Document, Hit, RankedList, SentenceSupport
+from ragfusion.verify import quoted_support, verify_generated
 
 REWRITE_CACHE_FILE = "rewrite-cache.sqlite3"
+ANSWER_MODES = ("reader", "extractive", "generative")
 NOT_FOUND_TEXT = "I could not find anything about this in the indexed documents."
 WEAK_EVIDENCE_TEXT = (
     "I don't know: the indexed documents do not seem to cover this question. "
@@ -77,6 +82,13 @@ def evidence_strength(
         return None
     best = (next((h.score for h in r.hits if usable is None or usable(h)), None) for r in searched)
     return max((score for score in best if score is not None), default=0.0)
+
+
+def _pieces(text: str, words: int = 4) -> Iterator[str]:
+    """``text`` in pieces of a few words (spaces kept), for a stream of token events."""
+    parts = re.split(r"(?<=\s)(?=\S)", text)
+    for at in range(0, len(parts), words):
+        yield "".join(parts[at : at + words])
 
 
 def _ms(since: float) -> float:
@@ -592,6 +604,27 @@ class Pipeline:
             evidence=evidence_strength(plan.variants[0].text, lists),
         )
 
+    def _with_named_codes(
+        self, question: str, hits: list[Hit], where: MetadataFilter | None
+    ) -> list[Hit]:
+        """``hits`` plus, for each code the question names (E8, LF-13) that none of them
+        holds, the best BM25 hit for that code alone: a lookup the fused search can miss
+        when a table's rows fall into several chunks."""
+        held = set(words(passages_text(hits)))
+        missing = [code for code in question_codes(question) if code not in held]
+        extra: list[Hit] = []
+        ids = {h.chunk_id for h in hits}
+        for found in self.store.search_bm25(missing, 1, where) if missing else []:
+            for hit in found:
+                if hit.chunk_id not in ids and not flagged_paragraphs(hit.chunk.text):
+                    ids.add(hit.chunk_id)
+                    extra.append(hit)
+        return hits + extra
+
+    def is_indexed(self, word: str) -> bool:
+        """Whether any indexed document holds ``word`` (as the BM25 analyzer reads it)."""
+        return bool(self.store.search_bm25([word], 1, None)[0])
+
     # answer --------------------------------------------------------------------------------
     def ask_stream(
         self,
@@ -604,14 +637,26 @@ class Pipeline:
         extractive: bool = False,
         history: Sequence[Message] = (),
         abstain: bool = True,
+        mode: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """Answer step by step: queries, hits, tokens, then ``done`` with the Answer.
 
-        With ``abstain`` (the default) and ``config.abstain_below`` set, a question whose best
-        dense evidence scores below that threshold gets "I don't know" instead of a guess.
+        ``mode`` is ``reader`` (the default: the passage span that answers, quoted and
+        cited), ``extractive`` (the most similar sentences; also ``extractive=True``) or
+        ``generative`` (the LLM, every sentence checked against its passage). With
+        ``abstain`` (the default), a question the passages do not answer gets "I don't
+        know" instead of a guess: the best dense evidence scores below
+        ``config.abstain_below``, or the reader finds nothing that answers.
         """
         started = time.perf_counter()
-        default_k = self.config.extractive_passages if extractive else self.config.answer_passages
+        mode = "extractive" if extractive else (mode or self.config.answer_mode)
+        if mode not in ANSWER_MODES:
+            raise ConfigError(f"Unknown answer mode {mode!r}; choose one of {ANSWER_MODES}")
+        default_k = {
+            "reader": self.config.reader_passages,
+            "extractive": self.config.extractive_passages,
+            "generative": self.config.answer_passages,
+        }[mode]
         wanted = k or default_k
         guard = self.config.guard_passages
         depth = wanted * 2 if guard else wanted  # spares for passages the guard leaves out
@@ -639,11 +684,24 @@ class Pipeline:
         threshold = self.config.abstain_below
         weak = (
             abstain
+            and mode != "reader"  # the reader judges the evidence sentence by sentence
             and threshold is not None
             and found.evidence is not None
             and found.evidence < threshold
         )
-        if not hits or weak:
+        reading: Reading | None = None
+        if mode == "reader" and hits:
+            hits = self._with_named_codes(found.question, hits, where)
+            found = dataclasses.replace(found, hits=tuple(hits))
+        if hits and not weak and abstain and mode == "reader":
+            t = time.perf_counter()
+            reading = read(
+                found.question, hits, self.embedder, guard=guard, is_indexed=self.is_indexed
+            )
+            timings["read_ms"] = _ms(t)
+            if reading.abstain:
+                warnings.append(f"the passages do not answer the question: {reading.reason}")
+        if not hits or weak or (reading is not None and reading.abstain):
             text = NOT_FOUND_TEXT if not hits else WEAK_EVIDENCE_TEXT
             if weak:
                 warnings.append(
@@ -657,7 +715,30 @@ class Pipeline:
                 "done", self._answer(found, text, (), mode, degraded, warnings, timings)
             )
             return
-        if extractive:
+        if mode == "reader":
+            if reading is None:  # abstaining is off: read without it
+                t = time.perf_counter()
+                reading = read(found.question, hits, self.embedder, guard=guard)
+                timings["read_ms"] = _ms(t)
+            text, citations = quote(dataclasses.replace(reading, abstain=False), hits)
+            for piece in _pieces(text):  # streamed like generated text, at once
+                yield AnswerEvent("token", piece)
+            timings["total_ms"] = _ms(started)
+            yield AnswerEvent(
+                "done",
+                self._answer(
+                    found,
+                    text,
+                    citations,
+                    "reader",
+                    degraded,
+                    warnings,
+                    timings,
+                    quoted_support(text, citations),
+                ),
+            )
+            return
+        if mode == "extractive":
             t = time.perf_counter()
             text, citations = extractive_answer(
                 found.question, hits, self.embedder, guard=self.config.guard_passages
@@ -667,7 +748,16 @@ class Pipeline:
             timings["total_ms"] = _ms(started)
             yield AnswerEvent(
                 "done",
-                self._answer(found, text, citations, "extractive", degraded, warnings, timings),
+                self._answer(
+                    found,
+                    text,
+                    citations,
+                    "extractive",
+                    degraded,
+                    warnings,
+                    timings,
+                    quoted_support(text, citations),
+                ),
             )
             return
         messages = build_messages(found.question, hits, history, guard=self.config.guard_passages)
@@ -684,16 +774,42 @@ class Pipeline:
         assert result is not None
         warnings += result.warnings
         text, citations, mode = result.text, result.citations, "generative"
+        sentences: tuple[SentenceSupport, ...] = ()
         if not result.usable:
             text, citations = extractive_answer(
                 found.question, hits, self.embedder, guard=self.config.guard_passages
             )
             warnings.append("the model's answer was unusable; answered extractively instead")
             degraded, mode = True, "extractive"
+            sentences = quoted_support(text, citations)
             yield AnswerEvent("replace", text)
+        elif self.config.verify_answers:
+            t = time.perf_counter()
+            checked = verify_generated(
+                text,
+                hits,
+                citations,
+                lambda: read(found.question, hits, self.embedder, guard=guard),
+                guard=guard,
+            )
+            timings["verify_ms"] = _ms(t)
+            text, citations, sentences = checked.text, checked.citations, checked.sentences
+            warnings += checked.warnings
+            if not strip_markers(text).strip():  # nothing it wrote holds: quote instead
+                text, citations = extractive_answer(
+                    found.question, hits, self.embedder, guard=guard
+                )
+                warnings.append(
+                    "no generated sentence is supported by its passage; answered extractively"
+                )
+                degraded, mode = True, "extractive"
+                sentences = quoted_support(text, citations)
+            if checked.changed:
+                yield AnswerEvent("replace", text)
         timings["total_ms"] = _ms(started)
         yield AnswerEvent(
-            "done", self._answer(found, text, citations, mode, degraded, warnings, timings)
+            "done",
+            self._answer(found, text, citations, mode, degraded, warnings, timings, sentences),
         )
 
     def ask(self, question: str, **options: Any) -> Answer:
@@ -714,6 +830,7 @@ class Pipeline:
         degraded: bool,
         warnings: Sequence[str],
         timings: dict[str, float],
+        sentences: Sequence[SentenceSupport] = (),
     ) -> Answer:
         return Answer(
             question=found.question,
@@ -726,6 +843,7 @@ class Pipeline:
             warnings=tuple(warnings),
             timings_ms=timings,
             evidence=found.evidence,
+            sentences=tuple(sentences),
         )
 
     # documents -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragfusion.pipeline import IngestReport, SearchResult
-from ragfusion.types import Answer, Citation, Hit
+from ragfusion.types import Answer, Citation, Hit, SentenceSupport
 
 
 def hit_json(hit: Hit, rank: int) -> dict[str, Any]:
@@ -68,6 +68,20 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "warnings": list(answer.warnings),
         "evidence": answer.evidence,
         "timings_ms": answer.timings_ms,
+        "sentences": [sentence_json(s) for s in answer.sentences],
+    }
+
+
+def sentence_json(support: SentenceSupport) -> dict[str, Any]:
+    return {
+        "start": support.start,
+        "end": support.end,
+        "status": support.status,
+        "citation": support.citation,
+        "doc_id": support.doc_id,
+        "source_start": support.source_start,
+        "source_end": support.source_end,
+        "note": support.note,
     }
 
 

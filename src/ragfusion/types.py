@@ -100,6 +100,26 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class SentenceSupport:
+    """How one sentence of an answer is supported: ``start``/``end`` index the answer text;
+    ``source_start``/``source_end`` the exact characters of document ``doc_id`` behind it.
+
+    ``status`` is ``quoted`` (the sentence is a verbatim span of its source), ``checked``
+    (generated; every number, code and name it states is in the passage it cites),
+    ``replaced`` (generated, stated something its passage does not, and was replaced by
+    the quoted evidence) or ``unverified`` (generated, cites nothing that could be found)."""
+
+    start: int
+    end: int
+    status: str
+    citation: int | None = None
+    doc_id: str | None = None
+    source_start: int | None = None
+    source_end: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Answer:
     """A generated (or extractive) answer with validated citations."""
 
@@ -113,3 +133,4 @@ class Answer:
     warnings: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
     evidence: float | None = None
+    sentences: tuple[SentenceSupport, ...] = ()

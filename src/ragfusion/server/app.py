@@ -379,6 +379,7 @@ def create_app(settings: ServerSettings, pipe: Pipeline | None = None) -> FastAP
                 k=body.k,
                 where=_filter(body),
                 extractive=body.extractive,
+                mode=body.mode,
             )
 
         if body.stream:
@@ -409,6 +410,7 @@ def create_app(settings: ServerSettings, pipe: Pipeline | None = None) -> FastAP
                 k=body.k,
                 where=_filter(body),
                 extractive=body.extractive,
+                mode=body.mode,
             )
 
         if body.stream:

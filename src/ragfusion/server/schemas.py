@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 FileType = Literal["txt", "md", "html", "pdf", "docx"]
 Retriever = Literal["bm25", "dense"]
 _BOTH: tuple[Retriever, ...] = ("bm25", "dense")
+AnswerMode = Literal["reader", "extractive", "generative"]
+_MODE_HELP = (
+    "reader (default): the passage span that answers, quoted; extractive: the most similar "
+    "sentences; generative: the LLM, each sentence checked against its passage. "
+    "extractive: true means mode extractive."
+)
 Question = Field(min_length=1, max_length=4000, description="The question.")
 
 
@@ -42,6 +48,7 @@ class AskRequest(Filters):
     rewrites: int | None = Field(default=None, ge=0, le=8)
     queries: list[str] = Field(default_factory=list, max_length=8)
     extractive: bool = False
+    mode: AnswerMode | None = Field(default=None, description=_MODE_HELP)
     stream: bool = False
 
 
@@ -50,6 +57,7 @@ class ChatRequest(Filters):
     conversation_id: str | None = Field(default=None, max_length=64, pattern=r"^[0-9a-f]{32}$")
     k: int | None = Field(default=None, ge=1, le=20)
     extractive: bool = False
+    mode: AnswerMode | None = Field(default=None, description=_MODE_HELP)
     stream: bool = False
 
 

@@ -79,6 +79,58 @@ function renderAnswer(node, text, turn) {
   }
 }
 
+// A finished answer: each sentence is clickable and opens the exact span of its source;
+// sentences that were replaced by quoted evidence, or that nothing backs, say so.
+const SENTENCE_LABELS = {
+  quoted: "quoted from the source",
+  checked: "checked against its passage",
+  replaced: "replaced by the quoted evidence",
+  unverified: "not backed by a passage",
+};
+
+function renderSupported(node, text, turn) {
+  const sentences = (turn.sentences || []).filter((s) => s.end > s.start);
+  if (!sentences.length) { renderAnswer(node, text, turn); return; }
+  node.replaceChildren();
+  let cursor = 0;
+  sentences.forEach((support, i) => {
+    if (support.start > cursor) appendMarked(node, text.slice(cursor, support.start), turn);
+    const label = SENTENCE_LABELS[support.status] || support.status;
+    const span = el("span", {
+      class: "sentence " + support.status, tabindex: "0", role: "button",
+      "data-index": String(i), "data-status": support.status,
+      title: label + (support.note ? ": " + support.note : ""),
+    });
+    appendMarked(span, text.slice(support.start, support.end), turn);
+    const open = () => openSpan(support, label);
+    span.addEventListener("click", (event) => { if (event.target === span) open(); });
+    span.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
+    node.append(span);
+    if (support.status === "replaced" || support.status === "unverified") {
+      node.append(el("span", { class: "flag " + support.status }, " (" + label + ")"));
+    }
+    cursor = support.end;
+  });
+  appendMarked(node, text.slice(cursor), turn);
+}
+
+function appendMarked(node, text, turn) {
+  const holder = el("span");
+  renderAnswer(holder, text, turn);
+  node.append(...holder.childNodes);
+}
+
+async function openSpan(support, label) {
+  if (support.doc_id == null || support.source_start == null) {
+    showTab("passage");
+    $("passage-meta").textContent = "This sentence is " + label + ".";
+    $("passage").replaceChildren();
+    return;
+  }
+  await showSpan({ doc_id: support.doc_id, start: support.source_start, end: support.source_end },
+                 "Sentence " + label);
+}
+
 function citationFor(turn, n) {
   const cited = (turn.citations || []).find((c) => c.n === n);
   if (cited) return cited;
@@ -90,12 +142,17 @@ function citationFor(turn, n) {
 async function openCitation(turn, n) {
   showTab("passage");
   const citation = citationFor(turn, n);
+  if (!citation) { $("passage-meta").textContent = "Citation [" + n + "] is not known."; return; }
+  await showSpan(citation, "[" + n + "] " + citation.source +
+    (citation.heading ? " — " + citation.heading : ""));
+}
+
+// Show characters start..end of a document, highlighted, with some text around them.
+async function showSpan(citation, title) {
+  showTab("passage");
   const meta = $("passage-meta");
   const passage = $("passage");
-  if (!citation) { meta.textContent = "Citation [" + n + "] is not known."; return; }
-  meta.textContent = "[" + n + "] " + citation.source +
-    (citation.heading ? " — " + citation.heading : "") +
-    " (characters " + citation.start + "–" + citation.end + ")";
+  meta.textContent = title + " (characters " + citation.start + "–" + citation.end + ")";
   try {
     let doc = state.docs.get(citation.doc_id);
     if (!doc) {
@@ -159,7 +216,7 @@ async function ask(event) {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ message, conversation_id: state.conversation, stream: true,
-                             extractive: $("extractive").checked }),
+                             mode: $("mode").value }),
     });
     if (!response.ok) throw new Error(await errorText(response));
     for await (const { event, data } of sseEvents(response)) {
@@ -181,8 +238,9 @@ async function ask(event) {
         turn.citations = data;
       } else if (event === "done") {
         turn.citations = data.citations;
+        turn.sentences = data.sentences;
         turn.text = data.answer;
-        renderAnswer(body, turn.text, turn);
+        renderSupported(body, turn.text, turn);
         const notes = [data.mode + " answer", Math.round(data.timings_ms.total_ms) + " ms"];
         if (data.degraded) notes.push("degraded");
         meta.textContent = notes.join(" · ") + (data.warnings.length ? " — " + data.warnings.join("; ") : "");
