@@ -9,7 +9,7 @@ QUESTION ?= How often should I replace the HEPA filter?
 
 LINT_PATHS := $(wildcard src tests benchmarks scripts)
 
-.PHONY: setup demo test lint unit fuzz lock bench bench-quality bench-fusion bench-peers bench-speed \
+.PHONY: setup demo test lint unit fuzz lock bench bench-answers bench-quality bench-fusion bench-peers bench-speed \
 	bench-ingest bench-peers-speed bench-generation clean
 
 setup:
@@ -17,10 +17,10 @@ setup:
 
 demo: setup
 	$(BIN)/ragfusion ingest examples/kb --index $(DEMO_INDEX)
-	@echo "--- generative answer (bundled SmolLM2-135M, streamed) ---"
+	@echo "--- the answer (quoted from the sources, cited) ---"
 	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX)
-	@echo "--- extractive answer (quoted sentences only) ---"
-	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX) --extractive
+	@echo "--- written by the bundled SmolLM2-135M, streamed, each sentence checked ---"
+	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX) --mode generative
 
 lint: setup
 	$(BIN)/ruff check $(LINT_PATHS)
@@ -46,8 +46,13 @@ lock:
 # Benchmarks (not tests): each writes JSON to benchmarks/results/; see benchmarks/RESULTS.md.
 # `make bench` runs all of them one after the other (~2.5 h on 2 cores; never run two side by
 # side: they share the cores) and prints the speed summary table of RESULTS.md.
-bench: bench-quality bench-peers bench-speed bench-ingest bench-peers-speed bench-generation
+bench: bench-answers bench-quality bench-peers bench-speed bench-ingest bench-peers-speed bench-generation
 	$(BIN)/python benchmarks/summary.py
+
+# Answer quality per mode beside LlamaIndex and LangChain on the same LLM (~40 min).
+bench-answers: setup
+	bash benchmarks/peers-setup.sh
+	$(BIN)/python benchmarks/answers.py
 
 bench-quality: setup
 	$(BIN)/python benchmarks/quality.py

@@ -54,6 +54,7 @@ from ragfusion.verify import quoted_support, verify_generated
 
 REWRITE_CACHE_FILE = "rewrite-cache.sqlite3"
 ANSWER_MODES = ("reader", "extractive", "generative")
+MAX_QUESTION_CHARS = 4000  # as the HTTP API: longer "questions" are documents
 NOT_FOUND_TEXT = "I could not find anything about this in the indexed documents."
 WEAK_EVIDENCE_TEXT = (
     "I don't know: the indexed documents do not seem to cover this question. "
@@ -585,7 +586,13 @@ class Pipeline:
     ) -> SearchResult:
         """Fused hits for a question, each with its provenance."""
         if not question.strip():
-            raise ConfigError("The question is empty")
+            raise ConfigError("The question is empty: ask something, e.g. 'How do I reset it?'")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ConfigError(
+                f"The question is {len(question):,} characters long; the limit is "
+                f"{MAX_QUESTION_CHARS:,}. Ask about one thing at a time, or put a long text "
+                "into a document and ingest it"
+            )
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
         started = time.perf_counter()

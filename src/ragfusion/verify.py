@@ -134,6 +134,10 @@ def verify_generated(
                 )
                 kept.append((quote, support))
                 removed.append(sentence)
+                warnings.append(
+                    f"replaced a sentence stating {missing}, which its passage does not "
+                    "state, by the quoted evidence"
+                )
                 continue
         removed.append(sentence)
         warnings.append(f"removed a sentence stating {missing}, which its passage does not state")

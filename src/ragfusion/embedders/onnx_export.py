@@ -34,6 +34,9 @@ class TorchExporter:
         import torch
         from transformers import AutoModel
 
+        from ragfusion.embedders.sentence_transformers import quiet_model_loading
+
+        quiet_model_loading()
         config = json.loads((model_path / "config.json").read_text())
         model = AutoModel.from_pretrained(
             str(model_path), attn_implementation="eager", local_files_only=True

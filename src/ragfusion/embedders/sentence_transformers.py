@@ -44,6 +44,19 @@ def _model_dim(path: Path) -> int:
     return int(json.loads((path / "config.json").read_text())["hidden_size"])
 
 
+def quiet_model_loading() -> None:
+    """No "Loading weights" progress bars or info lines from transformers on a terminal:
+    loading a model is not news, and the bars clutter every command's output."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        return
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model in a local folder, run on the CPU."""
 
@@ -85,6 +98,7 @@ class SentenceTransformerEmbedder:
                 return
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            quiet_model_loading()
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
