@@ -174,6 +174,17 @@ def build_folder(folder: Path) -> None:
 INGEST = """
 import json, resource, sys, time
 from pathlib import Path
+
+
+def peak_rss_mb():
+    # VmHWM is this process's own peak. ru_maxrss is not: Linux carries the parent's peak
+    # across fork and exec, so a large pytest process would be counted here.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 from tests.conftest import HashEmbedder
 from ragfusion import Pipeline, PipelineConfig
 from ragfusion.errors import LoadError
@@ -190,7 +201,7 @@ print(json.dumps({
     "added": report.added, "files": report.files, "seconds": report.seconds,
     "timings_s": report.timings_s, "chunks": report.chunks_added, "huge_s": huge_s,
     "skipped": [[s.path, s.reason] for s in report.skipped],
-    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "max_rss_mb": peak_rss_mb(),
 }))
 """
 

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ragfusion.answering import passage_citation
 from ragfusion.citations import content_words, strip_markers
 from ragfusion.claims import ClaimCheck, check_sentence, cited_sentences
 from ragfusion.reader import Reading, answer_units
@@ -100,7 +101,6 @@ def verify_generated(
     warnings: list[str] = []
     removed: list[str] = []
     replacement: Citation | None = None
-    used = {c.n for c in citations}
     for start, end in cited_sentences(text):
         sentence = text[start:end]
         check = check_sentence(sentence, passages)
@@ -116,22 +116,14 @@ def verify_generated(
             if not reading.abstain and reading.units:
                 unit = reading.units[0].unit
                 chunk = hits[unit.hit_index].chunk
-                number = max(used | {len(hits)}) + 1
-                replacement = Citation(
-                    number,
-                    chunk.chunk_id,
-                    chunk.doc_id,
-                    chunk.source,
-                    chunk.heading,
-                    chunk.start + unit.start,
-                    chunk.start + unit.end,
-                    unit.text,
-                )
+                # [n] numbers passages in a generated answer: the quote cites its passage;
+                # the sentence's support holds the exact span.
+                number = unit.hit_index + 1
+                replacement = passage_citation(number, hits[unit.hit_index])
                 note = f"replaced: the model wrote {missing}, which its passage does not state"
                 quote = f"{unit.text} [{number}]"
-                support = SentenceSupport(
-                    0, 0, "replaced", number, chunk.doc_id, replacement.start, replacement.end, note
-                )
+                start, end = chunk.start + unit.start, chunk.start + unit.end
+                support = SentenceSupport(0, 0, "replaced", number, chunk.doc_id, start, end, note)
                 kept.append((quote, support))
                 removed.append(sentence)
                 warnings.append(
@@ -158,7 +150,7 @@ def verify_generated(
     new_text = " ".join(sentence for sentence, _ in kept)
     cited = {c.n: c for c in citations}
     if replacement is not None:
-        cited[replacement.n] = replacement
+        cited.setdefault(replacement.n, replacement)
     still = {n for _, support in kept if support and support.citation for n in [support.citation]}
     still |= {c.n for c in citations if f"[{c.n}]" in new_text}
     final = tuple(cited[n] for n in sorted(cited) if n in still)
