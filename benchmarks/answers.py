@@ -17,7 +17,8 @@ LLM served by llama.cpp on loopback, over our top passages for each question).
     .venv/bin/python benchmarks/answers.py --modes reader,extractive --sets squad2 --split train
     .venv/bin/python benchmarks/answers.py --tune             # reader weights on squad2 train
 
-Writes results/answers.json (summary) and results/answers-rows.jsonl (every answer).
+Writes results/answers.json (the summary; a set run alone replaces only its own figures) and
+results/answers-rows-SET.jsonl (every answer, to read them).
 """
 
 from __future__ import annotations
@@ -421,8 +422,9 @@ def main() -> None:
         print(json.dumps(result["abstain"], indent=1))
         return
     modes = args.modes.split(",")
-    summary: dict[str, Any] = {"split": args.split, "llm_limit": args.llm_limit, "sets": {}}
-    all_rows = []
+    out = Path(args.out)
+    # Sets run separately add up in one file: a set's figures replace its earlier ones.
+    summary: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {"sets": {}}
     for name in args.sets.split(","):
         questions = load_questions(name, args.split)
         llm_questions = questions[: args.llm_limit]
@@ -440,15 +442,15 @@ def main() -> None:
             if peers:
                 rows += list(run_peers(pipe, llm_questions, peers))
         summary["sets"][name] = {
+            "split": args.split if name != "kb" else "all",
             "questions": len(questions),
             "llm_questions": len(llm_questions),
             "modes": summarise(rows, questions),
         }
-        all_rows += [{"set": name, **r} for r in rows]
         print(json.dumps(summary["sets"][name], indent=1))
-    Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
-    rows_path = Path(args.out).with_name(Path(args.out).stem + "-rows.jsonl")
-    rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in all_rows))
+        out.write_text(json.dumps(summary, indent=2) + "\n")
+        rows_path = out.with_name(f"{out.stem}-rows-{name}.jsonl")
+        rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 if __name__ == "__main__":
