@@ -19,8 +19,8 @@ demo: setup
 	$(BIN)/ragfusion ingest examples/kb --index $(DEMO_INDEX)
 	@echo "--- the answer (quoted from the sources, cited) ---"
 	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX)
-	@echo "--- written by the bundled SmolLM2-135M, streamed, each sentence checked ---"
-	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX) --mode generative
+	@echo "--- the passage sentences most similar to the question (--extractive) ---"
+	$(BIN)/ragfusion ask "$(QUESTION)" --index $(DEMO_INDEX) --extractive
 
 lint: setup
 	$(BIN)/ruff check $(LINT_PATHS)
