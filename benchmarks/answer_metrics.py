@@ -5,7 +5,7 @@
   the sample knowledge base every number of the long gold answer (not the digits of a code
   such as LF-13) must be in it too.
 - unsupported: sentences stating a number, code, date or name that the passage they cite
-  (every passage given, if they cite none) does not state (``ragfusion.claims``).
+  (every passage given, if they cite none) does not state (``ragfusion.answering.claims``).
 - abstained: our modes say so (mode ``abstain``/``none``); for any system, an answer that
   says it does not know counts too.
 """
@@ -16,8 +16,8 @@ import re
 import string
 from collections.abc import Sequence
 
-from ragfusion.citations import strip_markers
-from ragfusion.claims import cited_sentences, unsupported_sentences
+from ragfusion.answering.citations import strip_markers
+from ragfusion.answering.claims import cited_sentences, unsupported_sentences
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans(dict.fromkeys(string.punctuation + "‘’“”–—…", " "))

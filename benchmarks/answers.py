@@ -46,11 +46,11 @@ from answer_metrics import (
 )
 
 from ragfusion import Pipeline
-from ragfusion.answering import build_messages
-from ragfusion.chat import chat_stream
-from ragfusion.conversations import ConversationStore
+from ragfusion.answering.prompting import build_messages
+from ragfusion.answering.reader import ReaderSettings, answer_units, score_units, unit_text
+from ragfusion.apps.chat import chat_stream
+from ragfusion.apps.conversations import ConversationStore
 from ragfusion.pipeline import TextRecord
-from ragfusion.reader import ReaderSettings, answer_units, score_units, unit_text
 from ragfusion.types import Answer, Chunk, Hit
 
 ROOT = Path(__file__).resolve().parents[1]

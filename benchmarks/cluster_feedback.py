@@ -3,7 +3,7 @@ candidate's score towards that of its nearest neighbours among the top fused doc
 Documents that resemble other highly ranked documents tend to be relevant too. Issue 6.
 
 For each query the default fusion (CombSUM, min-max, document level) is computed from the
-BM25 and dense top-100 lists. Then the shipped ``ragfusion.cluster_feedback`` turns every
+BM25 and dense top-100 lists. Then the shipped ``ragfusion.retrieval.cluster_feedback`` turns every
 candidate's score into ``(1 - lam) * own + lam * neighbours``, where ``neighbours`` is the
 cosine-weighted mean fused score of its ``k`` most similar documents among the ``top`` best
 ones (stored vectors of each document's best chunk). Settings are ranked on the train splits
@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 from splits import DATA, TEST, TRAIN
 
-from ragfusion.cluster_feedback import cluster_feedback
 from ragfusion.config import PipelineConfig
 from ragfusion.evaluation.beir import Collection, load_collection
 from ragfusion.evaluation.metrics import per_query
 from ragfusion.evaluation.runner import DEPTH, default_index_dir
-from ragfusion.fusion import fuse
 from ragfusion.pipeline import Pipeline
+from ragfusion.retrieval.cluster_feedback import cluster_feedback
+from ragfusion.retrieval.fusion import fuse
 from ragfusion.types import Hit
 
 OUT = Path(__file__).resolve().parent / "results" / "cluster_feedback.json"
@@ -59,7 +59,7 @@ def collect(collection: Collection) -> dict[str, Prepared]:
 def regularised(
     fused: list[Hit], vectors: dict[str, np.ndarray], lam: float, k: int, top: int
 ) -> list[str]:
-    """The shipped cluster feedback (ragfusion.cluster_feedback) with these settings."""
+    """The shipped cluster feedback (ragfusion.retrieval.cluster_feedback) with these settings."""
     out = cluster_feedback(fused, vectors, weight=lam, neighbours=k, top=top)
     return [h.chunk.source for h in out[:DEPTH]]
 

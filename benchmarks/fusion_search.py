@@ -25,8 +25,8 @@ from ragfusion.config import PipelineConfig
 from ragfusion.evaluation.beir import Collection, load_collection
 from ragfusion.evaluation.metrics import per_query
 from ragfusion.evaluation.runner import DEPTH, default_index_dir
-from ragfusion.fusion import fuse
 from ragfusion.pipeline import Pipeline
+from ragfusion.retrieval.fusion import fuse
 from ragfusion.types import RankedList
 
 OUT = Path(__file__).resolve().parent / "results" / "fusion_search.json"

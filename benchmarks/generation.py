@@ -57,7 +57,7 @@ from typing import Any
 from llama_cpp import Llama, llama_context_params, llama_model_params
 
 from ragfusion import Pipeline
-from ragfusion.answering import build_messages
+from ragfusion.answering.prompting import build_messages
 from ragfusion.llm import Message
 from ragfusion.llm.llama_cpp import LlamaCppLLM
 from ragfusion.types import Answer, Hit

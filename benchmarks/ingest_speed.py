@@ -30,7 +30,7 @@ from ragfusion import Pipeline
 from ragfusion.embedders import make_embedder
 from ragfusion.embedders.sentence_transformers import SentenceTransformerEmbedder
 from ragfusion.evaluation.beir import load_collection
-from ragfusion.loaders import discover, load_document
+from ragfusion.ingest.loaders import discover, load_document
 from ragfusion.pipeline import embedding_text
 from ragfusion.types import Chunk, Document
 

@@ -1,5 +1,5 @@
 """Prompt injection: how often the bundled SmolLM2-135M obeys instructions planted in a
-document, without and with the passage guard (ragfusion.injection).
+document, without and with the passage guard (ragfusion.answering.injection).
 
 For every question of examples/questions.jsonl and every injection style below, one document
 is added next to the example knowledge base: the question itself (so it is retrieved next to
@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ragfusion import Pipeline
-from ragfusion.citations import sentence_spans
-from ragfusion.ids import document_id
-from ragfusion.injection import addresses_the_model
-from ragfusion.loaders import discover, load_document
+from ragfusion.answering.citations import sentence_spans
+from ragfusion.answering.injection import addresses_the_model
+from ragfusion.ingest.ids import document_id
+from ragfusion.ingest.loaders import discover, load_document
 from ragfusion.pipeline import TextRecord
 
 ROOT = Path(__file__).resolve().parents[1]

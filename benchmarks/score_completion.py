@@ -24,8 +24,8 @@ from ragfusion.config import PipelineConfig
 from ragfusion.evaluation.beir import load_collection
 from ragfusion.evaluation.metrics import per_query
 from ragfusion.evaluation.runner import DEPTH, default_index_dir
-from ragfusion.fusion import fuse
 from ragfusion.pipeline import Pipeline
+from ragfusion.retrieval.fusion import fuse
 from ragfusion.stores.base import MetadataFilter
 from ragfusion.types import Hit, RankedList
 

@@ -111,7 +111,7 @@ def synthetic_copies(
     import numpy as np
 
     from ragfusion.embedders.base import normalise_rows
-    from ragfusion.ids import chunk_id, content_hash, document_id
+    from ragfusion.ingest.ids import chunk_id, content_hash, document_id
     from ragfusion.types import Chunk, Document
 
     rng = random.Random(seed * 1_000_003 + copy)

@@ -13,10 +13,10 @@ from tests.conftest import EXAMPLES, HashEmbedder, ScriptedLLM, kb_questions
 from tests.server_harness import running_server
 
 from ragfusion import Pipeline, PipelineConfig
-from ragfusion.claims import check_sentence, cited_sentences, facts
+from ragfusion.answering.claims import check_sentence, cited_sentences, facts
+from ragfusion.answering.reader import answer_units, question_codes, salient_terms
 from ragfusion.errors import ConfigError
 from ragfusion.pipeline import WEAK_EVIDENCE_TEXT, Answer
-from ragfusion.reader import answer_units, question_codes, salient_terms
 from ragfusion.types import Chunk, Hit
 
 TABLE = (

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from tests.conftest import HashEmbedder, ScriptedLLM
 
-from ragfusion.chat import chat_stream, condense, needs_context
+from ragfusion.apps.chat import chat_stream, condense, needs_context
+from ragfusion.apps.conversations import ConversationStore, Turn, UnknownConversationError
 from ragfusion.config import PipelineConfig
-from ragfusion.conversations import ConversationStore, Turn, UnknownConversationError
 from ragfusion.pipeline import WEAK_EVIDENCE_TEXT, Pipeline
 
 

@@ -1,4 +1,4 @@
-"""Tests for ragfusion.chunking with the real tokenizer of the bundled embedding model.
+"""Tests for ragfusion.ingest.chunking with the real tokenizer of the bundled embedding model.
 
 Only ``tokenizer.json`` of the bundled MiniLM is read (through the ``tokenizers`` library);
 torch and sentence-transformers are never imported.
@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from ragfusion.chunking import Chunker, ChunkingConfig, _is_heading_only, heading_path
 from ragfusion.embedders.sentence_transformers import bundled_minilm_path
-from ragfusion.ids import document_id
-from ragfusion.loaders import discover, load_document
-from ragfusion.loaders.text import markdown_sections
+from ragfusion.ingest.chunking import Chunker, ChunkingConfig, _is_heading_only, heading_path
+from ragfusion.ingest.ids import document_id
+from ragfusion.ingest.loaders import discover, load_document
+from ragfusion.ingest.loaders.text import markdown_sections
 from ragfusion.types import Chunk, Document, Section
 
 KB = Path(__file__).resolve().parents[1] / "examples" / "kb"
@@ -249,7 +249,7 @@ def test_chunk_ids_change_when_the_text_changes(chunkers: dict[ChunkingConfig, C
 def test_an_insertion_gives_new_ids_to_the_unchanged_chunks_after_it(
     chunkers: dict[ChunkingConfig, Chunker],
 ) -> None:
-    # As documented in ragfusion.ids: ids include offsets, so shifted text gets new ids.
+    # As documented in ragfusion.ingest.ids: ids include offsets, so shifted text gets new ids.
     chunker = chunkers[ChunkingConfig(64, 16)]
     text = long_text()
     original = {c.text: c.chunk_id for c in chunker.split(make_doc(text, "txt"))}

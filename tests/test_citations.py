@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ragfusion.citations import (
+from ragfusion.answering.citations import (
     CitationFilter,
     attribute,
     parse_marker,

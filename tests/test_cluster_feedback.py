@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ragfusion.cluster_feedback import cluster_feedback, feedback_candidates
+from ragfusion.retrieval.cluster_feedback import cluster_feedback, feedback_candidates
 from ragfusion.types import Chunk, Hit
 
 

@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import ROOT, HashEmbedder
 
 from ragfusion import Pipeline, PipelineConfig
-from ragfusion.ids import content_hash, document_id
+from ragfusion.ingest.ids import content_hash, document_id
 from ragfusion.stores.local import LocalStore
 
 SCIFACT = Path("/work/shared/data/scifact/corpus.jsonl")

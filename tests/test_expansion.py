@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragfusion.expansion import rm3_weights
+from ragfusion.retrieval.expansion import rm3_weights
 
 
 def test_rm3_hand_computed() -> None:

@@ -1,4 +1,4 @@
-"""Tests for ragfusion.fusion: hand-computed cases first, then hypothesis properties."""
+"""Tests for ragfusion.retrieval.fusion: hand-computed cases first, then hypothesis properties."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ragfusion.fusion import (
+from ragfusion.retrieval.fusion import (
     DEFAULT_RRF_K,
     FUSION_METHODS,
     DedupKey,

@@ -23,8 +23,8 @@ from tests.conftest import ROOT, HashEmbedder
 from tests.test_loaders import SAFETY_PDF, SPECS_PDF, make_docx
 
 from ragfusion import Pipeline, PipelineConfig
-from ragfusion.chunking import text_spans
-from ragfusion.loaders.html_depth import cap_nesting
+from ragfusion.ingest.chunking import text_spans
+from ragfusion.ingest.loaders.html_depth import cap_nesting
 
 HUGE_BYTES = 200 * 10**6
 LONG_LINE_BYTES = 20 * 10**6
@@ -188,7 +188,7 @@ def peak_rss_mb():
 from tests.conftest import HashEmbedder
 from ragfusion import Pipeline, PipelineConfig
 from ragfusion.errors import LoadError
-from ragfusion.loaders import load_document
+from ragfusion.ingest.loaders import load_document
 started = time.perf_counter()
 try:
     load_document(Path(sys.argv[2]) / "huge.txt")

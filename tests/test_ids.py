@@ -1,4 +1,4 @@
-"""Tests for ragfusion.ids: deterministic, content-addressed, collision-resistant ids.
+"""Tests for ragfusion.ingest.ids: deterministic, content-addressed, collision-resistant ids.
 
 Ids are persisted in indexes, so the exact format is pinned here by an independent
 re-implementation of the documented scheme (BLAKE2b-256 over length-prefixed UTF-8 parts,
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import ragfusion.ids as ids_module
-from ragfusion.ids import _digest, chunk_id, content_hash, document_id
+import ragfusion.ingest.ids as ids_module
+from ragfusion.ingest.ids import _digest, chunk_id, content_hash, document_id
 
 HEX20 = re.compile(r"[0-9a-f]{20}")
 

@@ -1,6 +1,6 @@
 """Instructions planted in documents must not steer the answer.
 
-Unit tests of the guard (ragfusion.injection) with fakes, then the real bundled SmolLM2 on
+Unit tests of the guard (ragfusion.answering.injection) with fakes, then the real bundled SmolLM2 on
 the example knowledge base with injected documents next to the clean ones (``models``).
 The rates over many styles and questions are measured in benchmarks/injection.py.
 """
@@ -15,9 +15,9 @@ import pytest
 from tests.conftest import EXAMPLES, HashEmbedder, ScriptedLLM
 
 from ragfusion import Pipeline, PipelineConfig
-from ragfusion.answering import build_messages, extractive_answer
-from ragfusion.ids import document_id
-from ragfusion.injection import REMOVED, addresses_the_model, defang, neutralise
+from ragfusion.answering.injection import REMOVED, addresses_the_model, defang, neutralise
+from ragfusion.answering.prompting import build_messages, extractive_answer
+from ragfusion.ingest.ids import document_id
 from ragfusion.pipeline import TextRecord
 from ragfusion.types import Chunk, Hit
 

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tests.fuzz_support import count_case, examples, save_loader_regression
 
-from ragfusion.chunking import Chunker, ChunkingConfig
 from ragfusion.errors import LoadError
-from ragfusion.loaders import SUPPORTED_SUFFIXES, load_document
+from ragfusion.ingest.chunking import Chunker, ChunkingConfig
+from ragfusion.ingest.loaders import SUPPORTED_SUFFIXES, load_document
 from ragfusion.types import Document
 
 KB = Path(__file__).resolve().parents[1] / "examples" / "kb"
@@ -217,7 +217,7 @@ def test_an_unexpected_loader_failure_costs_only_that_file(
     from tests.conftest import HashEmbedder
 
     from ragfusion import Pipeline, PipelineConfig
-    from ragfusion.loaders import html as html_loader
+    from ragfusion.ingest.loaders import html as html_loader
 
     def broken(data: bytes, path: str, stem: str) -> object:
         raise RuntimeError("parser bug")

@@ -1,4 +1,4 @@
-"""Tests for ragfusion.loaders: discovery, every format, and helpful LoadErrors on bad input.
+"""Tests for ragfusion.ingest.loaders: discovery, every format, and helpful LoadErrors on bad input.
 
 Inputs are built in ``tmp_path``: .docx files with python-docx, PDFs from the sample manuals
 (copied, truncated, re-assembled or encrypted with pypdf).
@@ -26,11 +26,11 @@ from pypdf import errors as pypdf_errors
 from pypdf.generic import NameObject, StreamObject
 from tests.conftest import kb_questions
 
-import ragfusion.loaders.docx as docx_loader
+import ragfusion.ingest.loaders.docx as docx_loader
 from ragfusion.errors import LoadError, RagfusionError
-from ragfusion.ids import content_hash, document_id
-from ragfusion.loaders import SUPPORTED_SUFFIXES, Skipped, discover, load_document
-from ragfusion.loaders.text import decode_text, markdown_sections
+from ragfusion.ingest.ids import content_hash, document_id
+from ragfusion.ingest.loaders import SUPPORTED_SUFFIXES, Skipped, discover, load_document
+from ragfusion.ingest.loaders.text import decode_text, markdown_sections
 from ragfusion.types import Document, Section
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -29,9 +29,9 @@ from ragfusion import Pipeline
 from ragfusion.config import PipelineConfig
 from ragfusion.embedders.openai_compat import OpenAICompatEmbedder
 from ragfusion.errors import EmbedderMismatchError, ModelError
+from ragfusion.ingest.manifest import read_manifest
 from ragfusion.llm.llama_cpp import bundled_gguf_path
 from ragfusion.llm.openai_compat import OpenAICompatLLM
-from ragfusion.manifest import read_manifest
 
 pytestmark = pytest.mark.models
 MODEL = "smollm2"

@@ -19,16 +19,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from ragfusion.chunking import ChunkingConfig
 from ragfusion.config import config_for_index
 from ragfusion.embedders import make_embedder
 from ragfusion.embedders.openai_compat import OpenAICompatEmbedder
 from ragfusion.errors import ConfigError, MissingDependencyError, ModelError
 from ragfusion.http_retry import RetryPolicy, normalise_base_url, retry_after_seconds
+from ragfusion.ingest.chunking import ChunkingConfig
+from ragfusion.ingest.manifest import Manifest, write_manifest
 from ragfusion.llm import make_llm
 from ragfusion.llm.openai_compat import OpenAICompatLLM
 from ragfusion.llm.sse import sse_data
-from ragfusion.manifest import Manifest, write_manifest
 
 BASE = "http://models.test/v1"
 HELLO = [{"role": "user", "content": "hello"}]

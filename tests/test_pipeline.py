@@ -9,9 +9,9 @@ import pytest
 from tests.conftest import HashEmbedder, ScriptedLLM
 
 from ragfusion import Pipeline, PipelineConfig
-from ragfusion.cluster_feedback import cluster_feedback
 from ragfusion.errors import ConfigError, EmbedderMismatchError, IndexStateError
-from ragfusion.fusion import fuse
+from ragfusion.retrieval.cluster_feedback import cluster_feedback
+from ragfusion.retrieval.fusion import fuse
 from ragfusion.stores.base import MetadataFilter
 from ragfusion.types import RankedList
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import ScriptedLLM
 
-from ragfusion.query_plan import (
+from ragfusion.retrieval.query_plan import (
     ORIGINAL_WEIGHT,
     REWRITE_SCHEMA,
     RewriteCache,

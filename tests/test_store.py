@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from tests.conftest import HashEmbedder
 
-from ragfusion.chunking import Chunker, ChunkingConfig
-from ragfusion.ids import content_hash, document_id
+from ragfusion.ingest.chunking import Chunker, ChunkingConfig
+from ragfusion.ingest.ids import content_hash, document_id
 from ragfusion.stores.base import MetadataFilter
 from ragfusion.stores.local import LocalStore
 from ragfusion.types import Chunk, Document

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from tests.conftest import HashEmbedder
 
-from ragfusion.chunking import Chunker, ChunkingConfig
 from ragfusion.errors import IndexStateError
-from ragfusion.ids import content_hash, document_id
+from ragfusion.ingest.chunking import Chunker, ChunkingConfig
+from ragfusion.ingest.ids import content_hash, document_id
 from ragfusion.stores import write_lock
 from ragfusion.stores.base import MetadataFilter, Store
 from ragfusion.stores.factory import open_store

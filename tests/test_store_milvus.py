@@ -18,7 +18,7 @@ from ragfusion.errors import (
     MissingDependencyError,
     StoreConnectionError,
 )
-from ragfusion.manifest import read_manifest
+from ragfusion.ingest.manifest import read_manifest
 from ragfusion.stores.base import MetadataFilter
 from ragfusion.stores.factory import drop_store, open_store, parse_store_spec
 from ragfusion.stores.milvus import MilvusStore

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ragfusion import cosine
-from ragfusion.stores import vectors_usearch
+from ragfusion.stores import cosine, vectors_usearch
 from ragfusion.stores.vectors_usearch import UsearchVectors
 
 DIM = 16

@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import EXAMPLES, HashEmbedder, ScriptedLLM
 
-from ragfusion.config import PipelineConfig
-from ragfusion.errors import ConfigError
-from ragfusion.pipeline import Pipeline
-from ragfusion.writer import (
+from ragfusion.apps.writer import (
     Draft,
     WriteProgress,
     complete_sentences,
@@ -22,6 +19,9 @@ from ragfusion.writer import (
     write,
     write_stream,
 )
+from ragfusion.config import PipelineConfig
+from ragfusion.errors import ConfigError
+from ragfusion.pipeline import Pipeline
 
 
 def make_pipe(path: Path, corpus: Path, replies: list[str]) -> Pipeline:

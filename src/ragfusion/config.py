@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragfusion.chunking import ChunkingConfig
 from ragfusion.embedders import DEFAULT_EMBEDDER
 from ragfusion.errors import ConfigError, IndexStateError
-from ragfusion.fusion import DEFAULT_RRF_K, FUSION_METHODS
+from ragfusion.ingest.chunking import ChunkingConfig
+from ragfusion.ingest.loaders import DEFAULT_MAX_FILE_BYTES
+from ragfusion.ingest.manifest import read_manifest
 from ragfusion.llm import DEFAULT_LLM
-from ragfusion.loaders import DEFAULT_MAX_FILE_BYTES
-from ragfusion.manifest import read_manifest
-from ragfusion.query_plan import REWRITE_WEIGHT
+from ragfusion.retrieval.fusion import DEFAULT_RRF_K, FUSION_METHODS
+from ragfusion.retrieval.query_plan import REWRITE_WEIGHT
 
 # Chosen by measurement (benchmarks/RESULTS.md): with the bundled 135M model, LLM rewrites
 # do not improve retrieval, so none are made unless asked for.
@@ -27,7 +27,7 @@ DEFAULT_REWRITES = 0
 DEFAULT_FUSION = "combsum"
 DEFAULT_NORMALIZATION = "minmax"
 SCORE_FUSIONS = ("combsum", "combmnz", "convex")
-# Cluster feedback after fusion (ragfusion.cluster_feedback): each hit's score moves halfway
+# Cluster feedback after fusion (retrieval/cluster_feedback.py): each hit's score moves halfway
 # towards the similarity-weighted score of its 5 nearest neighbours among the 10 best hits.
 # Chosen on the train splits of scifact and pubmedqa (benchmarks/cluster_feedback.py) as the
 # setting whose smaller train gain was largest; it helps most where questions have several
@@ -81,7 +81,7 @@ class PipelineConfig:
     verify_answers: bool = True
     max_answer_tokens: int = 256
     # Replace text addressed to the assistant in passages ("ignore previous instructions",
-    # chat-template tokens) before the LLM sees them: ragfusion.injection, measured in
+    # chat-template tokens) before the LLM sees them: ragfusion.answering.injection, measured in
     # benchmarks/injection.py.
     guard_passages: bool = True
     # Answer "I don't know" when the best dense hit for the question scores below this

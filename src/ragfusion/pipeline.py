@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragfusion.answering import build_messages, extractive_answer, generate
-from ragfusion.chunking import Chunker
-from ragfusion.citations import strip_markers
-from ragfusion.cluster_feedback import cluster_feedback, feedback_candidates
+from ragfusion.answering.citations import strip_markers
+from ragfusion.answering.injection import flagged_paragraphs
+from ragfusion.answering.prompting import build_messages, extractive_answer, generate
+from ragfusion.answering.reader import Reading, passages_text, question_codes, quote, read, words
+from ragfusion.answering.verify import quoted_support, verify_generated
 from ragfusion.config import (
     DEFAULT_ABSTAIN_BELOW,
     RETRIEVERS,
@@ -32,25 +33,28 @@ from ragfusion.embedders import Embedder, make_embedder
 from ragfusion.embedders.base import Vectors
 from ragfusion.embedders.sentence_transformers import BUNDLED_MINILM
 from ragfusion.errors import ConfigError, IndexStateError, LoadError, RagfusionError
-from ragfusion.expansion import DEFAULT_EXPANSION_TERMS, DEFAULT_FEEDBACK_DOCS, rm3_weights
-from ragfusion.fusion import fuse
-from ragfusion.ids import content_hash, document_id
-from ragfusion.injection import flagged_paragraphs
-from ragfusion.llm import LLM, Message, make_llm
-from ragfusion.loaders import Skipped, discover, load_document
-from ragfusion.manifest import (
+from ragfusion.ingest.chunking import Chunker
+from ragfusion.ingest.ids import content_hash, document_id
+from ragfusion.ingest.loaders import Skipped, discover, load_document
+from ragfusion.ingest.manifest import (
     MANIFEST_FILE,
     Manifest,
     check_compatible,
     read_manifest,
     write_manifest,
 )
-from ragfusion.query_plan import QueryPlan, QueryVariant, RewriteCache, plan_queries
-from ragfusion.reader import Reading, passages_text, question_codes, quote, read, words
+from ragfusion.llm import LLM, Message, make_llm
+from ragfusion.retrieval.cluster_feedback import cluster_feedback, feedback_candidates
+from ragfusion.retrieval.expansion import (
+    DEFAULT_EXPANSION_TERMS,
+    DEFAULT_FEEDBACK_DOCS,
+    rm3_weights,
+)
+from ragfusion.retrieval.fusion import fuse
+from ragfusion.retrieval.query_plan import QueryPlan, QueryVariant, RewriteCache, plan_queries
 from ragfusion.stores.base import DocumentInfo, MetadataFilter, Store
 from ragfusion.stores.factory import open_store, parse_store_spec, resolve_store
 from ragfusion.types import Answer, Chunk, Document, Hit, RankedList, SentenceSupport
-from ragfusion.verify import quoted_support, verify_generated
 
 REWRITE_CACHE_FILE = "rewrite-cache.sqlite3"
 ANSWER_MODES = ("reader", "extractive", "generative")

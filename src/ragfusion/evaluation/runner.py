@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from ragfusion.cluster_feedback import cluster_feedback
 from ragfusion.config import (
     DEFAULT_CLUSTER_FEEDBACK,
     DEFAULT_CLUSTER_NEIGHBOURS,
@@ -31,8 +30,9 @@ from ragfusion.embedders.base import Vectors
 from ragfusion.errors import ConfigError
 from ragfusion.evaluation.beir import Collection
 from ragfusion.evaluation.metrics import Run, oracle_run, paired_p_value, per_query, summarise
-from ragfusion.fusion import fuse
 from ragfusion.pipeline import Pipeline
+from ragfusion.retrieval.cluster_feedback import cluster_feedback
+from ragfusion.retrieval.fusion import fuse
 from ragfusion.types import RankedList
 
 DEPTH = 100

@@ -28,8 +28,8 @@ from starlette.middleware.body_limit import RequestBodyLimitResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragfusion import __version__
-from ragfusion.chat import chat_stream
-from ragfusion.conversations import (
+from ragfusion.apps.chat import chat_stream
+from ragfusion.apps.conversations import (
     CONVERSATIONS_FILE,
     ConversationStore,
     UnknownConversationError,
@@ -41,7 +41,7 @@ from ragfusion.errors import (
     ModelError,
     RagfusionError,
 )
-from ragfusion.loaders import SUPPORTED_SUFFIXES
+from ragfusion.ingest.loaders import SUPPORTED_SUFFIXES
 from ragfusion.pipeline import AnswerEvent, Pipeline
 from ragfusion.serialize import answer_json, hit_json, search_json
 from ragfusion.server import openai_compat

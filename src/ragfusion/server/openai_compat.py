@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ragfusion.chat import HISTORY_TURNS, condense, history_messages
-from ragfusion.conversations import Turn
+from ragfusion.apps.chat import HISTORY_TURNS, condense, history_messages
+from ragfusion.apps.conversations import Turn
 from ragfusion.errors import ConfigError, RagfusionError
 from ragfusion.serialize import citation_json
 from ragfusion.server.schemas import ChatCompletionRequest, OpenAIMessage

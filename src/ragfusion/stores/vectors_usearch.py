@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ragfusion.cosine import blocked_cosines, unit_rows
 from ragfusion.embedders.base import Vectors
 from ragfusion.errors import IndexStateError, MissingDependencyError
+from ragfusion.stores.cosine import blocked_cosines, unit_rows
 
 EXACT_SEARCH_BELOW = 20_000
 _HNSW_CONNECTIVITY = 16

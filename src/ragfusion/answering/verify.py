@@ -1,7 +1,7 @@
 """Check a generated answer sentence by sentence against the passages it cites.
 
 Each sentence's numbers, codes, dates and names must occur in the passage it cites
-(``ragfusion.claims``). The first sentence that fails is replaced by the reader's quoted
+(``ragfusion.answering.claims``). The first sentence that fails is replaced by the reader's quoted
 evidence, later failing ones are removed, and ``warnings`` says so. Every sentence left gets
 a ``SentenceSupport``: the exact span of its passage that backs it best.
 """
@@ -12,10 +12,10 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ragfusion.answering import passage_citation
-from ragfusion.citations import content_words, strip_markers
-from ragfusion.claims import ClaimCheck, check_sentence, cited_sentences
-from ragfusion.reader import Reading, answer_units
+from ragfusion.answering.citations import content_words, strip_markers
+from ragfusion.answering.claims import ClaimCheck, check_sentence, cited_sentences
+from ragfusion.answering.prompting import passage_citation
+from ragfusion.answering.reader import Reading, answer_units
 from ragfusion.types import Citation, Hit, SentenceSupport
 
 

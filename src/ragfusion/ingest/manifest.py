@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ragfusion.chunking import ChunkingConfig
 from ragfusion.errors import EmbedderMismatchError, IndexStateError
+from ragfusion.ingest.chunking import ChunkingConfig
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"

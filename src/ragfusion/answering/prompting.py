@@ -14,15 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragfusion.citations import (
+from ragfusion.answering.citations import (
     CitationFilter,
     attribute,
     content_words,
     sentence_spans,
     strip_markers,
 )
+from ragfusion.answering.injection import flagged_paragraphs, neutralise
 from ragfusion.embedders.base import Embedder
-from ragfusion.injection import flagged_paragraphs, neutralise
 from ragfusion.llm.base import LLM, Message
 from ragfusion.types import Citation, Hit
 
@@ -44,7 +44,7 @@ _HEADING_MARK = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.MULTILINE)
 def passage_text(text: str, *, guard: bool = True) -> str:
     """A passage as the model sees it: Markdown heading marks removed (a small model copies
     them into its answer; measured in benchmarks/RESULTS.md) and, with ``guard``, text
-    addressed to the assistant replaced by a marker (see ``ragfusion.injection``)."""
+    addressed to the assistant replaced by a marker (see ``ragfusion.answering.injection``)."""
     text = _HEADING_MARK.sub("", text.strip())
     return neutralise(text) if guard else text
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ragfusion.errors import MissingDependencyError
-from ragfusion.ids import chunk_id
+from ragfusion.ingest.ids import chunk_id
 from ragfusion.types import Chunk, Document, Section
 
 _MARKDOWN_TYPES = frozenset({"md", "html", "docx"})

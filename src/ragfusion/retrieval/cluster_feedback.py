@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ragfusion.cosine import blocked_cosines, unit_rows
+from ragfusion.stores.cosine import blocked_cosines, unit_rows
 from ragfusion.types import Hit
 
 

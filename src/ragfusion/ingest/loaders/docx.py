@@ -8,7 +8,7 @@ import zipfile
 from typing import Any
 
 from ragfusion.errors import LoadError, MissingDependencyError
-from ragfusion.loaders.base import LoadedText, MarkdownTextBuilder, collapse_spaces
+from ragfusion.ingest.loaders.base import LoadedText, MarkdownTextBuilder, collapse_spaces
 
 # A .docx is a zip: refuse archives that would inflate far beyond any real document.
 MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024

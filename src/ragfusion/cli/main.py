@@ -213,7 +213,7 @@ def ingest(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ragfusion.chunking import ChunkingConfig
+    from ragfusion.ingest.chunking import ChunkingConfig
     from ragfusion.serialize import ingest_json
 
     chunking = ChunkingConfig(
@@ -277,7 +277,7 @@ def ingest(
 
 def _rebuild(index: Path) -> str | None:
     """Delete an index (and its Milvus collection); returns the store it used."""
-    from ragfusion.manifest import MANIFEST_FILE
+    from ragfusion.ingest.manifest import MANIFEST_FILE
 
     if not (index / MANIFEST_FILE).exists():
         raise _fail(
@@ -285,7 +285,7 @@ def _rebuild(index: Path) -> str | None:
             "refusing to delete it"
         )
     from ragfusion.errors import IndexStateError
-    from ragfusion.manifest import read_manifest
+    from ragfusion.ingest.manifest import read_manifest
     from ragfusion.stores.factory import drop_store
 
     try:
@@ -769,8 +769,8 @@ def chat(
 ) -> None:
     """Multi-turn support chat in the terminal: follow-ups use the conversation so far.
     Type /new for a new conversation, /quit (or Ctrl-D) to leave."""
-    from ragfusion.chat import chat_stream
-    from ragfusion.conversations import CONVERSATIONS_FILE, ConversationStore
+    from ragfusion.apps.chat import chat_stream
+    from ragfusion.apps.conversations import CONVERSATIONS_FILE, ConversationStore
     from ragfusion.errors import RagfusionError
 
     config = _config(index, **_models(llm_model, llm, llm_base_url, embedder, embed_base_url))
@@ -849,7 +849,7 @@ def write(
 ) -> None:
     """Write a Markdown document grounded in the index: outline, sections with citations,
     and a reference list."""
-    from ragfusion.writer import Draft, WriteProgress, write_stream
+    from ragfusion.apps.writer import Draft, WriteProgress, write_stream
 
     config = _config(index, **_models(llm_model, llm, llm_base_url, embedder, embed_base_url))
     pipe = _open(index, config)
@@ -879,7 +879,7 @@ def write(
 
 def _progressively(items: Any) -> Any:
     """Show writer progress on stderr as the items pass through."""
-    from ragfusion.writer import WriteProgress
+    from ragfusion.apps.writer import WriteProgress
 
     for item in items:
         if isinstance(item, WriteProgress):

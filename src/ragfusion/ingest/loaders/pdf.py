@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from ragfusion.errors import LoadError, MissingDependencyError
-from ragfusion.loaders.base import LoadedText, collapse_spaces
+from ragfusion.ingest.loaders.base import LoadedText, collapse_spaces
 from ragfusion.types import Section
 
 _DECRYPT_HINT = "decrypt it first (e.g. qpdf --decrypt --password=PW in.pdf out.pdf)"

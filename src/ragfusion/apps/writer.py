@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ragfusion.answering import extractive_answer, generate, passage_text
-from ragfusion.citations import parse_marker
+from ragfusion.answering.citations import parse_marker
+from ragfusion.answering.prompting import extractive_answer, generate, passage_text
 from ragfusion.errors import ConfigError, ModelError
 from ragfusion.llm.base import Message
-from ragfusion.query_plan import content_words, normalise_query
+from ragfusion.retrieval.query_plan import content_words, normalise_query
 from ragfusion.types import Citation, Hit
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import contextlib
 import re
 
 from ragfusion.errors import LoadError
-from ragfusion.loaders.base import LoadedText
+from ragfusion.ingest.loaders.base import LoadedText
 from ragfusion.types import Section
 
 _SNIFF_BYTES = 8192

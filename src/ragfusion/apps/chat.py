@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ragfusion.conversations import ConversationStore, Turn
+from ragfusion.apps.conversations import ConversationStore, Turn
 from ragfusion.errors import ConfigError, ModelError
 from ragfusion.llm.base import LLM, Message
-from ragfusion.query_plan import content_words, normalise_query
+from ragfusion.retrieval.query_plan import content_words, normalise_query
 
 if TYPE_CHECKING:
     from ragfusion.pipeline import AnswerEvent, Pipeline

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ragfusion.citations import sentence_spans
+from ragfusion.answering.citations import sentence_spans
+from ragfusion.answering.injection import flagged_paragraphs
 from ragfusion.embedders.base import Embedder
-from ragfusion.injection import flagged_paragraphs
 from ragfusion.types import Citation, Hit
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragfusion.errors import LoadError, RagfusionError
-from ragfusion.ids import content_hash, document_id
-from ragfusion.loaders.base import LoadedText
+from ragfusion.ingest.ids import content_hash, document_id
+from ragfusion.ingest.loaders.base import LoadedText
 from ragfusion.types import Document
 
 Loader = Callable[[bytes, str, str], LoadedText]
@@ -23,10 +23,10 @@ DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
 
 
 def _loaders() -> dict[str, tuple[str, Loader]]:
-    from ragfusion.loaders.docx import load_docx
-    from ragfusion.loaders.html import load_html
-    from ragfusion.loaders.pdf import load_pdf
-    from ragfusion.loaders.text import load_markdown, load_plain_text
+    from ragfusion.ingest.loaders.docx import load_docx
+    from ragfusion.ingest.loaders.html import load_html
+    from ragfusion.ingest.loaders.pdf import load_pdf
+    from ragfusion.ingest.loaders.text import load_markdown, load_plain_text
 
     return {
         ".txt": ("txt", load_plain_text),

@@ -12,9 +12,9 @@ import re
 from typing import Any
 
 from ragfusion.errors import LoadError, MissingDependencyError
-from ragfusion.loaders.base import LoadedText, MarkdownTextBuilder, collapse_spaces
-from ragfusion.loaders.html_depth import cap_nesting
-from ragfusion.loaders.text import decode_text
+from ragfusion.ingest.loaders.base import LoadedText, MarkdownTextBuilder, collapse_spaces
+from ragfusion.ingest.loaders.html_depth import cap_nesting
+from ragfusion.ingest.loaders.text import decode_text
 
 # Page furniture that is never the content a user asks about (with its whole subtree).
 _DROP = frozenset(

@@ -1,0 +1,1 @@
+"""Retrieval: plan the query variants, search each retriever, fuse the lists, apply feedback."""
