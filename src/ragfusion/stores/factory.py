@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 
 from ragfusion.errors import ConfigError
 from ragfusion.stores.base import Store
+from ragfusion.stores.milvus_names import DEFAULT_COLLECTION as DEFAULT_COLLECTION
 
 LOCAL = "local"
 MILVUS_LITE = "milvus-lite"
 LITE_FILE = "milvus.db"
-DEFAULT_COLLECTION = "ragfusion_chunks"
 TOKEN_ENV = "RAGFUSION_MILVUS_TOKEN"
 _COLLECTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 _FORMS = "local, milvus-lite, PATH.db or milvus://HOST:PORT[/COLLECTION]"

@@ -9,7 +9,8 @@ the tests) or a server (``http://host:19530``). The collection holds one row per
 
 ``bm25_text`` is title + heading + text, as LocalStore indexes it, already analysed the same
 way (``analyze``), so both stores rank alike; ``text`` is kept verbatim for the hits.
-Documents and their chunk ids live in a small SQLite side catalog (see ``milvus_docs``).
+Documents and their chunk ids live in a small SQLite side catalog (see ``milvus_docs``);
+``milvus_schema``, ``milvus_rows`` and ``milvus_search`` hold the schema, rows and reads.
 
 Writes are staged in memory and sent in batches. ``commit`` sends them to Milvus first and
 commits the catalog second: after a crash Milvus may run ahead of the catalog, never behind
@@ -19,124 +20,40 @@ upserts idempotent). ``check`` measures any drift and ``repair`` removes it.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import numpy as np
 
 from ragfusion.embedders.base import Vectors
-from ragfusion.errors import (
-    ConfigError,
-    IndexStateError,
-    StoreConnectionError,
-    StoreError,
-)
-from ragfusion.stores.base import ConsistencyReport, DocumentInfo, MetadataFilter, UpsertResult
-from ragfusion.stores.factory import DEFAULT_COLLECTION
-from ragfusion.stores.local import bm25_text
+from ragfusion.errors import IndexStateError
+from ragfusion.stores.base import ConsistencyReport, DocumentInfo, UpsertResult
 from ragfusion.stores.milvus_client import connect, disconnect, pymilvus_module
 from ragfusion.stores.milvus_docs import DocumentCatalog
-from ragfusion.stores.milvus_expr import (
-    ANALYZER_PARAMS,
-    analyze,
-    analyzed,
-    filter_expression,
-    string_list,
-    weighted_query,
-)
+from ragfusion.stores.milvus_expr import string_list
+from ragfusion.stores.milvus_names import DEFAULT_COLLECTION as DEFAULT_COLLECTION
+from ragfusion.stores.milvus_rows import Staged, chunk_row, in_parts, row_batches
+from ragfusion.stores.milvus_schema import BM25_B as BM25_B
+from ragfusion.stores.milvus_schema import BM25_K1 as BM25_K1
+from ragfusion.stores.milvus_schema import HNSW_EF_CONSTRUCTION as HNSW_EF_CONSTRUCTION
+from ragfusion.stores.milvus_schema import HNSW_M as HNSW_M
+from ragfusion.stores.milvus_schema import OUTPUT_FIELDS as OUTPUT_FIELDS
+from ragfusion.stores.milvus_schema import collection_indexes, collection_schema
+from ragfusion.stores.milvus_search import MAX_TOPK as MAX_TOPK
+from ragfusion.stores.milvus_search import MIN_SEARCH_EF as MIN_SEARCH_EF
+from ragfusion.stores.milvus_search import MilvusSearch
 from ragfusion.stores.write_lock import LOCK_FILE, WriteLock, acquire_for_writing
-from ragfusion.types import Chunk, Document, Hit
-
-T = TypeVar("T")
+from ragfusion.types import Chunk, Document
 
 DOCS_FILE = "milvus-documents.sqlite3"
-BM25_K1, BM25_B = 1.2, 0.75  # tantivy's values: LocalStore and MilvusStore score alike
-HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
-MIN_SEARCH_EF = 64
-MAX_TOPK = 16_384  # Milvus' limit on `limit`
-_ID_BYTES = 64
-_VARCHAR_BYTES = 65_535  # Milvus' maximum VARCHAR length (bytes of UTF-8)
 _STAGED_ROWS = 2048  # staged rows that trigger a send before commit
-_BATCH_ROWS = 512
-_BATCH_BYTES = 8 * 2**20  # well under gRPC's default 64 MiB message limit
-_IDS_PER_CALL = 1000
-
-OUTPUT_FIELDS = [
-    "chunk_id",
-    "doc_id",
-    "source",
-    "file_type",
-    "ordinal",
-    "start_char",
-    "end_char",
-    "heading",
-    "text",
-]
 
 
-def _clip(text: str, limit: int = _VARCHAR_BYTES) -> str:
-    data = text.encode("utf-8", "surrogatepass")
-    return text if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
-
-
-def _parts(items: Sequence[T], size: int = _IDS_PER_CALL) -> Iterator[Sequence[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _row_batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for row in rows:
-        row_bytes = 2 * len(row["text"]) + len(row["bm25_text"]) + 4 * len(row["dense"]) + 512
-        if batch and (len(batch) >= _BATCH_ROWS or size + row_bytes > _BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(row)
-        size += row_bytes
-    if batch:
-        yield batch
-
-
-@dataclass
-class _Staged:
-    """Writes not yet sent to Milvus. Deletes are sent before rows, so a document deleted
-    and added again in one batch keeps its new rows."""
-
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deleted_ids: set[str] = field(default_factory=set)
-    deleted_docs: set[str] = field(default_factory=set)
-
-    def put(self, row: dict[str, Any]) -> None:
-        self.rows[row["chunk_id"]] = row
-        self.deleted_ids.discard(row["chunk_id"])
-
-    def delete(self, chunk_ids: Sequence[str]) -> None:
-        for chunk_id in chunk_ids:
-            self.rows.pop(chunk_id, None)
-            self.deleted_ids.add(chunk_id)
-
-    def delete_doc(self, doc_id: str) -> None:
-        self.deleted_docs.add(doc_id)
-        self.rows = {k: row for k, row in self.rows.items() if row["doc_id"] != doc_id}
-
-    def clear(self) -> None:
-        self.rows.clear()
-        self.deleted_ids.clear()
-        self.deleted_docs.clear()
-
-    @property
-    def empty(self) -> bool:
-        return not (self.rows or self.deleted_ids or self.deleted_docs)
-
-
-class MilvusStore:
+class MilvusStore(MilvusSearch):
     """The Store on Milvus (Lite or server). Searches are thread-safe; writes come from one
-    thread at a time. ``index_dir`` holds the side catalog; ``uri`` names the database."""
+    thread at a time. ``index_dir`` holds the side catalog; ``uri`` names the database.
+    Searches, and the client calls they share with writes, are in ``MilvusSearch``."""
 
     def __init__(
         self,
@@ -159,7 +76,7 @@ class MilvusStore:
         # One writer per index directory across processes, as for LocalStore: the side
         # catalog and the collection must change together.
         self._process_lock = WriteLock(index_dir / LOCK_FILE)
-        self._staged = _Staged()
+        self._staged = Staged()
         self._unflushed = False
         index_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -172,19 +89,7 @@ class MilvusStore:
                 self._remove_catalog()
             raise
 
-    # connection ----------------------------------------------------------------------------
-    def _call(self, action: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one client call, turning pymilvus errors into ours."""
-        try:
-            return func(*args, **kwargs)
-        except self._pm.MilvusException as exc:
-            unreachable = isinstance(exc, self._pm.exceptions.MilvusUnavailableException)
-            kind = StoreConnectionError if unreachable else StoreError
-            raise kind(
-                f"Milvus {action} on collection {self.collection} at {self.uri} failed: "
-                f"{exc.message}"
-            ) from exc
-
+    # the collection ------------------------------------------------------------------------
     def _open_collection(self) -> None:
         if not self._call("has_collection", self._client.has_collection, self.collection):
             if self._docs.count_documents():
@@ -222,51 +127,8 @@ class MilvusStore:
             )
 
     def _create_collection(self) -> None:
-        pm = self._pm
-        schema = pm.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        varchar = pm.DataType.VARCHAR
-        schema.add_field("chunk_id", varchar, is_primary=True, max_length=_ID_BYTES)
-        schema.add_field("doc_id", varchar, max_length=_ID_BYTES)
-        schema.add_field("source", varchar, max_length=_VARCHAR_BYTES)
-        schema.add_field("file_type", varchar, max_length=_ID_BYTES)
-        schema.add_field("title", varchar, max_length=_VARCHAR_BYTES)
-        for name in ("ordinal", "start_char", "end_char"):
-            schema.add_field(name, pm.DataType.INT64)
-        schema.add_field("heading", varchar, max_length=_VARCHAR_BYTES)
-        schema.add_field("text", varchar, max_length=_VARCHAR_BYTES)
-        schema.add_field(
-            "bm25_text",
-            varchar,
-            max_length=_VARCHAR_BYTES,
-            enable_analyzer=True,
-            analyzer_params=ANALYZER_PARAMS,
-        )
-        schema.add_field("sparse", pm.DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_field("dense", pm.DataType.FLOAT_VECTOR, dim=self.dim)
-        schema.add_field("metadata", pm.DataType.JSON)
-        schema.add_function(
-            pm.Function(
-                name="bm25",
-                function_type=pm.FunctionType.BM25,
-                input_field_names=["bm25_text"],
-                output_field_names=["sparse"],
-            )
-        )
-        index = self._client.prepare_index_params()
-        index.add_index(
-            "sparse",
-            index_type="SPARSE_INVERTED_INDEX",
-            metric_type="BM25",
-            params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
-        )
-        index.add_index(
-            "dense",
-            index_type="HNSW",
-            metric_type="COSINE",
-            params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION},
-        )
-        for scalar in ("doc_id", "file_type"):
-            index.add_index(scalar, index_type="INVERTED")
+        schema = collection_schema(self._pm, self.dim)
+        index = collection_indexes(self._client)
         # Strong: a search sees every write acknowledged before it, from any client.
         self._call(
             "create_collection",
@@ -308,8 +170,8 @@ class MilvusStore:
                 if c.chunk_id in existing and (renamed or existing[c.chunk_id] != c.ordinal)
             ]
             moved_vectors = self._stored_vectors([c.chunk_id for c in moved])
-            rows = [self._row(document, c, vectors[c.chunk_id]) for c in new]
-            rows += [self._row(document, c, moved_vectors[c.chunk_id]) for c in moved]
+            rows = [chunk_row(document, c, vectors[c.chunk_id]) for c in new]
+            rows += [chunk_row(document, c, moved_vectors[c.chunk_id]) for c in moved]
             self._docs.put_document(document, chunks)
             self._staged.delete(stale)
             for row in rows:
@@ -324,31 +186,6 @@ class MilvusStore:
         acquire_for_writing(self._process_lock, self.index_dir)
         self._docs.begin()
 
-    def _row(
-        self, document: Document, chunk: Chunk, vector: Vectors | list[float]
-    ) -> dict[str, Any]:
-        for name, value in (("text", chunk.text), ("heading", chunk.heading)):
-            if len(value.encode("utf-8", "surrogatepass")) > _VARCHAR_BYTES:
-                raise ConfigError(
-                    f"A chunk {name} of {document.source} is longer than Milvus' "
-                    f"{_VARCHAR_BYTES}-byte limit; use smaller chunks (--chunk-tokens)"
-                )
-        return {
-            "chunk_id": chunk.chunk_id,
-            "doc_id": chunk.doc_id,
-            "source": chunk.source,
-            "file_type": chunk.file_type,
-            "title": _clip(document.title),
-            "ordinal": chunk.ordinal,
-            "start_char": chunk.start,
-            "end_char": chunk.end,
-            "heading": chunk.heading,
-            "text": chunk.text,
-            "bm25_text": _clip(analyzed(bm25_text(document.title, chunk))),
-            "dense": np.asarray(vector, dtype=np.float32).tolist(),
-            "metadata": json.loads(json.dumps(document.metadata, default=str)),
-        }
-
     def vectors_of(self, chunk_ids: Sequence[str]) -> dict[str, Vectors]:
         with self._lock:
             found = self._stored_vectors(chunk_ids, strict=False)
@@ -361,7 +198,7 @@ class MilvusStore:
         chunk missing from both is an error."""
         found = {c: self._staged.rows[c]["dense"] for c in chunk_ids if c in self._staged.rows}
         wanted = [c for c in chunk_ids if c not in found]
-        for part in _parts(wanted):
+        for part in in_parts(wanted):
             rows = self._call(
                 "get",
                 self._client.get,
@@ -391,12 +228,12 @@ class MilvusStore:
         staged = self._staged
         if staged.empty:
             return
-        for docs in _parts(sorted(staged.deleted_docs)):
+        for docs in in_parts(sorted(staged.deleted_docs)):
             expr = f"doc_id in {string_list(docs)}"
             self._call("delete", self._client.delete, self.collection, filter=expr)
-        for ids in _parts(sorted(staged.deleted_ids)):
+        for ids in in_parts(sorted(staged.deleted_ids)):
             self._call("delete", self._client.delete, self.collection, ids=list(ids))
-        for batch in _row_batches(list(staged.rows.values())):
+        for batch in row_batches(list(staged.rows.values())):
             self._call("upsert", self._client.upsert, self.collection, batch)
         staged.clear()
         self._unflushed = True
@@ -420,73 +257,6 @@ class MilvusStore:
             self._process_lock.release()
 
     # reads ---------------------------------------------------------------------------------
-    def _search(
-        self,
-        data: list[Any],
-        anns_field: str,
-        metric: str,
-        k: int,
-        where: MetadataFilter | None,
-        params: dict[str, Any],
-    ) -> list[list[Hit]]:
-        result = self._call(
-            "search",
-            self._client.search,
-            self.collection,
-            data=data,
-            anns_field=anns_field,
-            limit=min(k, MAX_TOPK),
-            filter=filter_expression(where),
-            output_fields=OUTPUT_FIELDS,
-            search_params={"metric_type": metric, "params": params},
-        )
-        # Milvus Lite reports BM25 as a negative distance, a server as a positive score;
-        # BM25 is never negative, so abs() gives "higher is better" on both. COSINE is a
-        # similarity already.
-        signed = abs if metric == "BM25" else float
-        out = []
-        for row in result:
-            hits = [Hit(chunk=_chunk(hit["entity"]), score=signed(hit["distance"])) for hit in row]
-            hits.sort(key=lambda h: -h.score)
-            out.append(hits)
-        return out
-
-    def search_bm25(
-        self, queries: Sequence[str], k: int, where: MetadataFilter | None = None
-    ) -> list[list[Hit]]:
-        texts = [analyzed(q) for q in queries]
-        out: list[list[Hit]] = [[] for _ in texts]
-        live = [i for i, text in enumerate(texts) if text]
-        if live and k > 0:
-            found = self._search([texts[i] for i in live], "sparse", "BM25", k, where, {})
-            for i, hits in zip(live, found, strict=True):
-                out[i] = hits
-        return out
-
-    def search_bm25_weighted(
-        self,
-        term_weights: Sequence[dict[str, float]],
-        k: int,
-        where: MetadataFilter | None = None,
-    ) -> list[list[Hit]]:
-        """BM25 over weighted bags of analysed terms, with weights quantised (see
-        ``weighted_query``): an approximation of LocalStore's exact term boosts."""
-        return self.search_bm25([weighted_query(w) for w in term_weights], k, where)
-
-    def analyze(self, text: str) -> list[str]:
-        return analyze(text)
-
-    def search_dense(
-        self, vectors: Vectors, k: int, where: MetadataFilter | None = None
-    ) -> list[list[Hit]]:
-        matrix = np.asarray(vectors, dtype=np.float32)
-        if len(matrix) == 0 or k < 1:
-            return [[] for _ in range(len(matrix))]
-        if matrix.ndim != 2 or matrix.shape[1] != self.dim:
-            raise ValueError(f"expected query vectors of shape (n, {self.dim}), got {matrix.shape}")
-        params = {"ef": max(min(k, MAX_TOPK), MIN_SEARCH_EF)}
-        return self._search(matrix.tolist(), "dense", "COSINE", k, where, params)
-
     def get_document(self, doc_id: str) -> Document | None:
         return self._docs.get_document(doc_id)
 
@@ -503,29 +273,6 @@ class MilvusStore:
         return self._docs.count_documents()
 
     # consistency ---------------------------------------------------------------------------
-    def _count_rows(self) -> int:
-        rows = self._call(
-            "count", self._client.query, self.collection, filter="", output_fields=["count(*)"]
-        )
-        return int(rows[0]["count(*)"])
-
-    def _indexed_ids(self) -> set[str]:
-        iterator = self._call(
-            "query",
-            self._client.query_iterator,
-            self.collection,
-            batch_size=_IDS_PER_CALL,
-            filter='chunk_id != ""',
-            output_fields=["chunk_id"],
-        )
-        ids: set[str] = set()
-        try:
-            while batch := self._call("query", iterator.next):
-                ids.update(str(row["chunk_id"]) for row in batch)
-        finally:
-            iterator.close()
-        return ids
-
     def check(self) -> ConsistencyReport:
         """Compare the chunk ids of the catalog with the rows in Milvus. One row carries
         both the BM25 and the dense entry, so both columns report the same numbers."""
@@ -582,17 +329,3 @@ class MilvusStore:
     def _remove_catalog(self) -> None:
         for suffix in ("", "-wal", "-shm"):
             (self.index_dir / (DOCS_FILE + suffix)).unlink(missing_ok=True)
-
-
-def _chunk(entity: dict[str, Any]) -> Chunk:
-    return Chunk(
-        chunk_id=str(entity["chunk_id"]),
-        doc_id=str(entity["doc_id"]),
-        source=str(entity["source"]),
-        file_type=str(entity["file_type"]),
-        ordinal=int(entity["ordinal"]),
-        start=int(entity["start_char"]),
-        end=int(entity["end_char"]),
-        heading=str(entity["heading"]),
-        text=str(entity["text"]),
-    )

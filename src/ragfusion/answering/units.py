@@ -1,0 +1,81 @@
+"""Answer units: the sentences, list items, table rows and ``key: value`` lines of the
+passages, each with exact offsets into its chunk."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ragfusion.answering.citations import sentence_spans
+from ragfusion.answering.injection import flagged_paragraphs
+from ragfusion.types import Hit
+
+_MIN_UNIT_CHARS = 12
+_RULE = re.compile(r"[-=_*~#]{4,}\s*")  # a drawn line: "-----", "=====" (text layout)
+_ASKER = re.compile(r"^(?:q|question|customer|user|caller|client)\s*[:.)-]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A span of one passage that could answer: offsets are within the chunk text."""
+
+    hit_index: int
+    start: int
+    end: int
+    text: str
+    context: str  # heading and column names: what the unit is about, for scoring only
+    key: str = ""  # a table row's first cell
+    asks: bool = False  # a question (an FAQ entry, a customer's line): its answer follows
+
+
+def answer_units(hits: Sequence[Hit], *, guard: bool = True) -> list[Unit]:
+    """Sentences, list items and table rows of the passages (a table row keeps its header
+    as context); with ``guard``, nothing from a paragraph that addresses the assistant."""
+    units: list[Unit] = []
+    for index, hit in enumerate(hits):
+        text = hit.chunk.text
+        flagged = flagged_paragraphs(text) if guard else []
+        header = ""
+        heading = hit.chunk.heading
+        row_end = -1  # where the last table row ended: a row right after it is the same table
+        for start, end in sentence_spans(text, headings=False):
+            rules = list(_RULE.finditer(text, start, end))
+            if rules:  # keep what follows the last drawn line
+                start = rules[-1].end()
+            span = text[start:end]
+            if not span.strip() or any(a < end and start < b for a, b in flagged):
+                continue
+            context = heading
+            if span.count("|") >= 2:
+                cells = [c.strip() for c in span.strip("|").split("|")]
+                if not any(any(ch.isalnum() for ch in c) for c in cells):
+                    row_end = end  # the |---|---| separator
+                    continue
+                same_table = row_end >= 0 and not text[row_end:start].strip()
+                row_end = end
+                if not same_table:  # the first row of a table: its header
+                    header = span
+                    continue
+                context = f"{heading}: {header}" if heading else header
+            elif row_end >= 0:
+                if "\n" in text[row_end:start]:
+                    row_end = -1
+                else:  # a further sentence of the row's last cell
+                    context = f"{heading}: {header}" if heading else header
+                    row_end = end
+            key = span.strip("|").split("|")[0].strip() if span.count("|") >= 2 else ""
+            asks = span.rstrip().endswith("?") or bool(_ASKER.match(span))
+            if len(span) >= _MIN_UNIT_CHARS and any(ch.isalnum() for ch in span):
+                units.append(Unit(index, start, end, span, context, key, asks))
+    return units
+
+
+def passages_text(hits: Sequence[Hit]) -> str:
+    """Everything the passages say, headings included: where a code must be found."""
+    return "\n".join(f"{h.chunk.heading}\n{h.chunk.text}" for h in hits)
+
+
+def unit_text(unit: Unit) -> str:
+    """What the embedder sees of a unit: its context, then its text."""
+    return f"{unit.context}: {unit.text}" if unit.context else unit.text
