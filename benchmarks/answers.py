@@ -353,18 +353,20 @@ def tune(split: str) -> dict[str, Any]:
             vectors = pipe.embedder.embed_documents([unit_text(u) for u in units]) if units else []
             cases.append((row, units, vectors, pipe.embedder.embed_queries([row["question"]])[0]))
 
-    def evaluate(settings: ReaderSettings) -> tuple[float, float]:
-        right = abstained = n_ans = n_un = 0
+    def evaluate(settings: ReaderSettings) -> tuple[float, float, float]:
+        """Share correct, share of unanswerable abstained on, mean words of the answers."""
+        right = abstained = n_ans = n_un = said = 0
         for row, units, vectors, query in cases:
             reading = score_units(row["question"], units, vectors, query, settings)
             text = " ".join(s.unit.text for s in reading.units)
             if row["answerable"]:
                 n_ans += 1
                 right += (not reading.abstain) and is_correct(text, row["answers"])
+                said += len(text.split())
             else:
                 n_un += 1
                 abstained += reading.abstain
-        return right / max(n_ans, 1), abstained / max(n_un, 1)
+        return right / max(n_ans, 1), abstained / max(n_un, 1), said / max(n_ans, 1)
 
     never = {"abstain_cosine": -1.0, "abstain_overlap": -1.0}
     grid = []
@@ -383,10 +385,23 @@ def tune(split: str) -> dict[str, Any]:
                 "correct": round(evaluate(settings)[0], 4),
             }
         )
+    # How many units an answer quotes: the best one and those scoring within a margin of it.
+    composition = []
+    for margin, units in itertools.product((0.03, 0.05, 0.08, 0.1, 0.15, 0.2), (1, 2, 3)):
+        right, _, said = evaluate(ReaderSettings(second_margin=margin, max_units=units, **never))
+        composition.append(
+            {
+                "second_margin": margin,
+                "max_units": units,
+                "correct": round(right, 4),
+                "mean_words": round(said, 1),
+            }
+        )
+    composition.sort(key=lambda g: (-g["correct"], g["mean_words"]))
     thresholds = []
     for cosine, share in itertools.product((0.2, 0.25, 0.3, 0.35, 0.4), (0.3, 0.4, 0.5, 0.6)):
         settings = ReaderSettings(abstain_cosine=cosine, abstain_overlap=share)
-        right, abstained = evaluate(settings)
+        right, abstained, _ = evaluate(settings)
         thresholds.append(
             {
                 "abstain_cosine": cosine,
@@ -396,7 +411,13 @@ def tune(split: str) -> dict[str, Any]:
             }
         )
     grid.sort(key=lambda g: -g["correct"])
-    return {"split": split, "questions": len(cases), "weights": grid, "abstain": thresholds}
+    return {
+        "split": split,
+        "questions": len(cases),
+        "weights": grid,
+        "composition": composition,
+        "abstain": thresholds,
+    }
 
 
 def main() -> None:

@@ -131,6 +131,17 @@ _TYPE_RULES = (
     (r"\bhow heavy\b|\bweigh\b|\bweight\b", r"\b\d+(?:[.,]\d+)?\s?(?:kg|g|lbs?|pounds?)\b", True),
     (r"\b(?:temperature|how (?:hot|cold|warm))\b", r"°|\bdegrees?\b|\b\d+\s?[cf]\b", True),
     (r"\b(?:percent|percentage)\b", r"%|\bpercent\b", True),
+    # Contact details: a phone number, an e-mail address.
+    (
+        r"\b(?:phone|telephone|fax|contact|support) numbers?\b|\bhotline\b|\bnumber to call\b",
+        r"(?<![\w.-])(?!\d{4}-\d\d-\d\d)\+?\(?\d[\d ().-]{5,}\d(?![\w-])",  # not a date
+        True,
+    ),
+    (
+        r"\be-?mail address(?:es)?\b|\bwhat(?:'s| is) the e-?mail\b",
+        r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+        True,
+    ),
     (r"\b(?:size|dimensions?|how (?:far|close))\b", rf"\b{_NUMBER}\s*{_UNITS}\b", False),
     # "Which error code ...", "what model number ...": the answer names a code.
     (

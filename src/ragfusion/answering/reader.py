@@ -67,13 +67,16 @@ class ReaderSettings:
     key: float = 0.15  # a table row whose first cell the question names (a lookup)
     phrase: float = 0.1  # share of the question's word pairs it holds in that order
     focus: float = 0.15  # holds what the question is about ("what is X", "which X"), early
-    # A second unit joins the answer when it scores within this margin of the best one.
-    second_margin: float = 0.03
-    max_units: int = 2
+    # Further units join the answer when they score within this margin of the best one.
+    second_margin: float = 0.15
+    max_units: int = 3
     steps: int = 2  # for a how-to question, instructions that follow the best one join it
     # Abstain when the best unit is this dissimilar and holds this little of the question.
     abstain_cosine: float = 0.25
     abstain_overlap: float = 0.5
+    # A unit holding the kind of answer asked for must hold this share of the best unit's
+    # overlap with the question.
+    typed_overlap: float = 0.5
 
 
 DEFAULT_READER = ReaderSettings()
@@ -204,7 +207,10 @@ def score_units(
             f" {best.overlap:.0%} of its distinctive words)",
         )
     hard = [p for p, must in patterns if must]
-    if hard and not any(p.search(c.unit.text) for c in scored[:3] for p in hard):
+    # The kind of answer asked for must be in a unit that is about the question: a price of
+    # something else does not answer "how much is X".
+    related = [c for c in scored[:3] if c.overlap >= settings.typed_overlap * best.overlap]
+    if hard and not any(p.search(c.unit.text) for c in related for p in hard):
         return Reading((best,), True, "no passage states the kind of answer the question asks for")
     chosen = [best]
     if any(p is INSTRUCTION for p, _ in patterns):  # the steps that follow the best one
