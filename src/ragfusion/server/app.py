@@ -7,12 +7,7 @@ through a queue (``threaded_events``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import re
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,33 +15,27 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.body_limit import RequestBodyLimitResponder
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragfusion import __version__
 from ragfusion.apps.chat import chat_stream
 from ragfusion.apps.conversations import (
     CONVERSATIONS_FILE,
     ConversationStore,
-    UnknownConversationError,
 )
 from ragfusion.errors import (
-    ConfigError,
-    IndexStateError,
-    MissingDependencyError,
-    ModelError,
     RagfusionError,
 )
-from ragfusion.ingest.loaders import SUPPORTED_SUFFIXES
 from ragfusion.pipeline import AnswerEvent, Pipeline
-from ragfusion.serialize import answer_json, hit_json, search_json
+from ragfusion.serialize import answer_json, search_json
 from ragfusion.server import openai_compat
+from ragfusion.server.errors import ApiError, error_body, status_of
 from ragfusion.server.jobs import IngestJobs
 from ragfusion.server.metrics import Metrics
+from ragfusion.server.middleware import BodyLimit, MeasureRequests
 from ragfusion.server.schemas import (
     AskRequest,
     ChatCompletionRequest,
@@ -55,159 +44,12 @@ from ragfusion.server.schemas import (
     SearchRequest,
 )
 from ragfusion.server.settings import ServerSettings
+from ragfusion.server.streaming import sse_response, sse_stream, threaded_events
+from ragfusion.server.uploads import safe_upload_name
 from ragfusion.stores.base import MetadataFilter
 
 STATIC_DIR = Path(__file__).parent / "static"
-_SAFE_NAME = re.compile(r"[^\w.\- ()]+", re.UNICODE)
-_MAX_NAME = 200
 _MAX_FILES = 100
-
-
-class ApiError(Exception):
-    """An error answered as ``{"error": {"status", "code", "message"}}``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def error_body(status: int, code: str, message: str) -> dict[str, Any]:
-    return {"error": {"status": status, "code": code, "message": message}}
-
-
-def _status_of(exc: RagfusionError) -> tuple[int, str]:
-    if isinstance(exc, UnknownConversationError):
-        return 404, "not_found"
-    if isinstance(exc, ConfigError):
-        return 400, "invalid_request"
-    if isinstance(exc, ModelError | MissingDependencyError):
-        return 503, "model_unavailable"
-    if isinstance(exc, IndexStateError):
-        return 409, "index_state"
-    return 500, "internal_error"
-
-
-# request size and metrics ---------------------------------------------------------------------
-class BodyLimit:
-    """Rejects request bodies over the limit with 413, whether or not the client sent
-    Content-Length (Starlette's limiter does the counting). Uploads have a larger limit."""
-
-    def __init__(self, app: ASGIApp, json_limit: int, upload_limit: int) -> None:
-        self.app, self.json_limit, self.upload_limit = app, json_limit, upload_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        upload = scope["path"].rstrip("/") == "/v1/documents" and scope["method"] == "POST"
-        limit = self.upload_limit if upload else self.json_limit
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _too_large(send, limit)
-            return
-        await RequestBodyLimitResponder(self.app, limit)(scope, receive, send)
-
-
-def _too_large_text(limit: int) -> str:
-    return f"The request body is over the limit of {limit:,} bytes; send less or split it up"
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(error_body(413, "too_large", _too_large_text(limit))).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-class MeasureRequests:
-    """Counts requests and times them to the end of the response, per route template."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.observe(scope["method"], path, status, time.perf_counter() - started)
-
-
-# streaming ------------------------------------------------------------------------------------
-async def threaded_events(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
-    """Run a blocking generator start to finish on its own thread; yield its items here
-    without holding a thread per waiting client. If the client goes away, the thread stops
-    at the next item."""
-    loop = asyncio.get_running_loop()
-    items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    stop = threading.Event()
-
-    def put(kind: str, value: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
-            loop.call_soon_threadsafe(items.put_nowait, (kind, value))
-
-    def work() -> None:
-        try:
-            for item in make():
-                put("item", item)
-                if stop.is_set():
-                    break
-            put("end", None)
-        except BaseException as exc:
-            put("error", exc)
-
-    threading.Thread(target=work, name="answer", daemon=True).start()
-    try:
-        while True:
-            kind, value = await items.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-
-
-def sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-def event_json(event: AnswerEvent) -> Any:
-    if event.kind == "hits":
-        return [hit_json(h, i) for i, h in enumerate(event.data, start=1)]
-    if event.kind == "done":
-        return answer_json(event.data)
-    return event.data
-
-
-async def sse_stream(make: Callable[[], Iterator[AnswerEvent]]) -> AsyncIterator[str]:
-    try:
-        async for event in threaded_events(make):
-            if event.kind == "done":
-                citations = answer_json(event.data)["citations"]
-                yield sse("citations", citations)
-            yield sse(event.kind, event_json(event))
-    except RagfusionError as exc:
-        status, code = _status_of(exc)
-        yield sse("error", error_body(status, code, str(exc))["error"])
 
 
 def _filter(body: Filters) -> MetadataFilter | None:
@@ -215,23 +57,6 @@ def _filter(body: Filters) -> MetadataFilter | None:
         source_prefix=body.source or None, file_types=tuple(body.file_types or ())
     )
     return None if where.is_empty else where
-
-
-def safe_upload_name(raw: str | None) -> str:
-    """A plain file name from a client-supplied one: no folders, no traversal, no control
-    characters; the suffix must be one the loaders read."""
-    name = re.split(r"[\\/]", raw or "")[-1]
-    name = _SAFE_NAME.sub("_", name).strip(" .")
-    if not name:
-        raise ApiError(400, "invalid_file", "An uploaded file has no usable name")
-    stem, dot, suffix = name.rpartition(".")
-    if not dot or f".{suffix.lower()}" not in SUPPORTED_SUFFIXES:
-        raise ApiError(
-            415,
-            "unsupported_type",
-            f"{name!r} is not a supported type; upload " + ", ".join(SUPPORTED_SUFFIXES),
-        )
-    return (stem[: _MAX_NAME - len(suffix) - 1] + "." + suffix) if stem else name
 
 
 # the app --------------------------------------------------------------------------------------
@@ -287,7 +112,7 @@ def create_app(settings: ServerSettings, pipe: Pipeline | None = None) -> FastAP
 
     @app.exception_handler(RagfusionError)
     async def _ragfusion_error(_: Request, exc: RagfusionError) -> JSONResponse:
-        status, code = _status_of(exc)
+        status, code = status_of(exc)
         return JSONResponse(error_body(status, code, str(exc)), status)
 
     @app.exception_handler(RequestValidationError)
@@ -383,7 +208,7 @@ def create_app(settings: ServerSettings, pipe: Pipeline | None = None) -> FastAP
             )
 
         if body.stream:
-            return _sse_response(sse_stream(events))
+            return sse_response(sse_stream(events))
         return await _final_answer(events)
 
     @app.post(
@@ -414,7 +239,7 @@ def create_app(settings: ServerSettings, pipe: Pipeline | None = None) -> FastAP
             )
 
         if body.stream:
-            return _sse_response(sse_stream(events))
+            return sse_response(sse_stream(events))
         result: dict[str, Any] = {}
         async for event in threaded_events(events):
             if event.kind == "conversation":
@@ -550,7 +375,7 @@ def create_app(settings: ServerSettings, pipe: Pipeline | None = None) -> FastAP
             return openai_compat.answer_events(opened, request)
 
         if body.stream:
-            return _sse_response(openai_compat.stream_chunks(threaded_events(events), request))
+            return sse_response(openai_compat.stream_chunks(threaded_events(events), request))
         answer = None
         async for event in threaded_events(events):
             if event.kind == "done":
@@ -576,14 +401,6 @@ async def _final_answer(make: Callable[[], Iterator[AnswerEvent]]) -> dict[str, 
         if event.kind == "done":
             return answer_json(event.data)
     raise ApiError(500, "internal_error", "The answer ended without a result")
-
-
-def _sse_response(stream: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(
-        stream,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
 
 
 def _warm_up(pipe: Pipeline) -> None:
