@@ -9,7 +9,7 @@ QUESTION ?= How often should I replace the HEPA filter?
 
 LINT_PATHS := $(wildcard src tests benchmarks scripts)
 
-.PHONY: setup demo test lint unit fuzz lock bench bench-answers bench-quality bench-fusion bench-peers bench-speed \
+.PHONY: setup demo test lint unit fuzz lock bench bench-answers bench-quality bench-fusion bench-loco bench-abstain bench-injection bench-onnx bench-stores bench-load bench-ingest-memory bench-peers bench-speed \
 	bench-ingest bench-peers-speed bench-generation clean
 
 setup:
@@ -63,6 +63,33 @@ bench-quality: setup
 bench-fusion: setup
 	$(BIN)/python benchmarks/fusion_search.py
 	$(BIN)/python benchmarks/cluster_feedback.py
+
+# Fusion chosen leave-one-collection-out over ../shared/data and the classic collections that
+# scripts/collections.py converts (see benchmarks/collections.md; the first run ingests them all).
+bench-loco: setup
+	$(BIN)/python scripts/collections.py
+	$(BIN)/python benchmarks/fusion_loco.py
+
+# The abstain threshold; prompt injection against the bundled LLM (~10 min).
+bench-abstain: setup
+	$(BIN)/python benchmarks/abstain.py
+
+bench-injection: setup
+	$(BIN)/python benchmarks/injection.py
+
+# The bundled MiniLM on torch vs ONNX Runtime; the local store vs Milvus Lite.
+bench-onnx: setup
+	$(BIN)/python benchmarks/onnx_embedding.py
+
+bench-stores: setup
+	$(BIN)/python benchmarks/stores.py
+
+# Load test of the HTTP service; peak memory of a real ingest (~1.5 min).
+bench-load: setup
+	$(BIN)/python benchmarks/load.py
+
+bench-ingest-memory: setup
+	$(BIN)/python benchmarks/ingest_memory.py
 
 bench-peers: setup
 	bash benchmarks/peers-setup.sh

@@ -9,15 +9,18 @@ or z-score), and CombSUM normalised by each list's own top-100 range with comple
 allowed below 0 (``range``), clipped at 0 (``range_clip``) or with a dense weight; and one
 side completed only (``dense_side``: dense scores for BM25-only candidates; ``bm25_side``).
 
-    .venv/bin/python benchmarks/score_completion.py    # -> results/score_completion.json (~3 min)
+    .venv/bin/python benchmarks/experiments/score_completion.py  # -> results/score_completion.json
 """
 
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from splits import DATA, SETS
 
 from ragfusion.config import PipelineConfig
@@ -29,7 +32,7 @@ from ragfusion.retrieval.fusion import fuse
 from ragfusion.stores.base import MetadataFilter
 from ragfusion.types import Hit, RankedList
 
-OUT = Path(__file__).resolve().parent / "results" / "score_completion.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "score_completion.json"
 
 
 def collect(name, split):

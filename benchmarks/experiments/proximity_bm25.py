@@ -4,16 +4,19 @@ The BM25 query plus a phrase clause (slop 1, 3 or 8; boost 0.25-1) for every pai
 analysed query terms, fused with dense by the default CombSUM, against the default and plain
 RRF, on the train and test splits. Prints the nDCG@10 difference to the default per setting.
 
-    .venv/bin/python benchmarks/proximity_bm25.py   # -> results/proximity_bm25.json (~10 min)
+    .venv/bin/python benchmarks/experiments/proximity_bm25.py   # -> results/proximity_bm25.json
 """
 
 import dataclasses
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from splits import DATA, SETS
 
 from ragfusion.config import PipelineConfig
@@ -24,7 +27,7 @@ from ragfusion.pipeline import Pipeline
 from ragfusion.retrieval.fusion import fuse
 from ragfusion.types import RankedList
 
-OUT = Path(__file__).resolve().parent / "results" / "proximity_bm25.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "proximity_bm25.json"
 SETTINGS = [(slop, boost) for slop in (1, 3, 8) for boost in (0.25, 0.5, 1.0)]
 
 
