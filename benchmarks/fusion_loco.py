@@ -59,11 +59,22 @@ def collections() -> dict[str, Path]:
     return found
 
 
+class _Unpickler(pickle.Unpickler):
+    """Reads caches written as Query objects by an earlier run of this script as __main__."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if name == "Query":
+            return Query
+        return super().find_class(module, name)
+
+
 def collect(name: str, collection: Collection) -> dict[str, Query]:
     """The three lists and the chunk vectors per query, cached after the first run."""
     cached = CACHE / f"{name}.pkl"
     if cached.is_file():
-        data: dict[str, Query] = pickle.loads(cached.read_bytes())
+        with cached.open("rb") as handle:
+            stored = _Unpickler(handle).load()
+        data = {q: v if isinstance(v, Query) else Query(*v) for q, v in stored.items()}
         if set(data) == set(collection.queries):
             return data
     out: dict[str, Query] = {}
@@ -78,7 +89,9 @@ def collect(name: str, collection: Collection) -> dict[str, Query]:
             ids = {h.chunk_id for lst in (bm25, prf, dense) for h in lst.hits}
             out[qid] = Query(bm25, prf, dense, pipe.store.vectors_of(sorted(ids)))
     CACHE.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(pickle.dumps(out))
+    # Plain tuples: the cache must not depend on the module that wrote it.
+    rows = {qid: (q.bm25, q.prf, q.dense, q.vectors) for qid, q in out.items()}
+    cached.write_bytes(pickle.dumps(rows))
     return out
 
 
