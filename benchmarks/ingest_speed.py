@@ -89,10 +89,10 @@ def chunk_texts(pipe: Pipeline, loads: Sequence[Callable[[], Document]]) -> tupl
 def ingest(pipe: Pipeline, loads: Sequence[Callable[[], Document]], chunker: Any) -> Any:
     """Ingest as shipped (``chunker`` None) or with prefetching by ``chunker`` in a thread."""
     if chunker is None:
-        return pipe._ingest(iter(loads), len(loads), [], None)
+        return pipe.indexer.ingest_loads(iter(loads), len(loads), [], None)
     prefetch = PrefetchingChunker(chunker, loads)
     pipe._chunker = prefetch  # type: ignore[assignment]
-    return pipe._ingest(prefetch.loads(), len(loads), [], None)
+    return pipe.indexer.ingest_loads(prefetch.loads(), len(loads), [], None)
 
 
 MODES = ("raw_onnx_encode", "ingest_sequential", "ingest_overlapped", "raw_st_encode")

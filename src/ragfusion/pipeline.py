@@ -13,12 +13,12 @@ documents, ``Retriever`` (retrieval/retriever.py) turns a question into fused hi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ragfusion.answering.answerer import WEAK_EVIDENCE_TEXT, Answerer, AnswerEvent
-from ragfusion.config import DEFAULT_ABSTAIN_BELOW, RETRIEVERS, PipelineConfig, config_for_index
+from ragfusion.config import DEFAULT_ABSTAIN_BELOW, PipelineConfig, config_for_index
 from ragfusion.embedders import Embedder, make_embedder
 from ragfusion.embedders.sentence_transformers import BUNDLED_MINILM
 from ragfusion.ingest.chunking import Chunker
@@ -30,11 +30,10 @@ from ragfusion.ingest.indexer import (
     TextRecord,
     embedding_text,
 )
-from ragfusion.ingest.loaders import Skipped
-from ragfusion.llm import LLM, Message, make_llm
+from ragfusion.llm import LLM, make_llm
 from ragfusion.retrieval.query_plan import QueryPlan, RewriteCache
 from ragfusion.retrieval.retriever import Retriever, SearchResult
-from ragfusion.stores.base import DocumentInfo, MetadataFilter, Store
+from ragfusion.stores.base import DocumentInfo, Store
 from ragfusion.types import Answer, Document, Hit, RankedList
 
 __all__ = [
@@ -192,90 +191,41 @@ class Pipeline:
         a path that no longer exists at all removes every document under it."""
         return self.indexer.sync(paths, progress)
 
-    def _ingest(
-        self,
-        loads: Iterable[Callable[[], Document]],
-        total: int,
-        skipped: list[Skipped],
-        progress: Callable[[IngestProgress], None] | None,
-    ) -> IngestReport:
-        # Kept for benchmarks/ingest_speed.py, which feeds its own loads.
-        return self.indexer.ingest_loads(loads, total, skipped, progress)
-
     # search --------------------------------------------------------------------------------
-    def plan(
-        self, question: str, *, rewrites: int | None = None, queries: Sequence[str] = ()
-    ) -> QueryPlan:
-        """The query variants to search: the question, ``queries``, and LLM rewrites."""
-        return self.retriever.plan(question, rewrites=rewrites, queries=queries)
+    def plan(self, question: str, **options: Any) -> QueryPlan:
+        """The query variants to search: the question, ``queries``, and LLM rewrites
+        (the options of ``Retriever.plan``)."""
+        return self.retriever.plan(question, **options)
 
-    def retrieve(
-        self,
-        plan: QueryPlan,
-        *,
-        k: int = 10,
-        where: MetadataFilter | None = None,
-        retrievers: Sequence[str] = RETRIEVERS,
-        timings: dict[str, float] | None = None,
-    ) -> tuple[list[Hit], list[RankedList]]:
-        """Search every query variant with every retriever (batched) and fuse the lists."""
-        return self.retriever.retrieve(
-            plan, k=k, where=where, retrievers=retrievers, timings=timings
-        )
+    def retrieve(self, plan: QueryPlan, **options: Any) -> tuple[list[Hit], list[RankedList]]:
+        """Search every query variant with every retriever (batched) and fuse the lists
+        (the options of ``Retriever.retrieve``: ``k``, ``where``, ``retrievers``)."""
+        return self.retriever.retrieve(plan, **options)
 
-    def search(
-        self,
-        question: str,
-        *,
-        rewrites: int | None = None,
-        queries: Sequence[str] = (),
-        k: int = 10,
-        where: MetadataFilter | None = None,
-        retrievers: Sequence[str] = RETRIEVERS,
-    ) -> SearchResult:
-        """Fused hits for a question, each with its provenance."""
-        return self.retriever.search(
-            question, rewrites=rewrites, queries=queries, k=k, where=where, retrievers=retrievers
-        )
+    def search(self, question: str, **options: Any) -> SearchResult:
+        """Fused hits for a question, each with its provenance. Options (those of
+        ``Retriever.search``): ``k`` (10), ``rewrites``, ``queries``, ``where`` (a metadata
+        filter) and ``retrievers`` (both by default)."""
+        return self.retriever.search(question, **options)
 
     def is_indexed(self, word: str) -> bool:
         """Whether any indexed document holds ``word`` (as the BM25 analyzer reads it)."""
         return self.retriever.is_indexed(word)
 
     # answer --------------------------------------------------------------------------------
-    def ask_stream(
-        self,
-        question: str,
-        *,
-        rewrites: int | None = None,
-        queries: Sequence[str] = (),
-        k: int | None = None,
-        where: MetadataFilter | None = None,
-        extractive: bool = False,
-        history: Sequence[Message] = (),
-        abstain: bool = True,
-        mode: str | None = None,
-    ) -> Iterator[AnswerEvent]:
+    def ask_stream(self, question: str, **options: Any) -> Iterator[AnswerEvent]:
         """Answer step by step: queries, hits, tokens, then ``done`` with the Answer.
 
-        ``mode`` is ``reader`` (the default: the passage span that answers, quoted and
-        cited), ``extractive`` (the most similar sentences; also ``extractive=True``) or
-        ``generative`` (the LLM, every sentence checked against its passage). With
-        ``abstain`` (the default), a question the passages do not answer gets "I don't
-        know" instead of a guess: the best dense evidence scores below
-        ``config.abstain_below``, or the reader finds nothing that answers.
+        Options (those of ``Answerer.ask_stream``): ``mode`` is ``reader`` (the default:
+        the passage span that answers, quoted and cited), ``extractive`` (the most similar
+        sentences; also ``extractive=True``) or ``generative`` (the LLM, every sentence
+        checked against its passage). With ``abstain`` (the default), a question the
+        passages do not answer gets "I don't know" instead of a guess: the best dense
+        evidence scores below ``config.abstain_below``, or the reader finds nothing that
+        answers. ``k``, ``rewrites``, ``queries`` and ``where`` are those of ``search``;
+        ``history`` holds the conversation so far.
         """
-        return self.answerer.ask_stream(
-            question,
-            rewrites=rewrites,
-            queries=queries,
-            k=k,
-            where=where,
-            extractive=extractive,
-            history=history,
-            abstain=abstain,
-            mode=mode,
-        )
+        return self.answerer.ask_stream(question, **options)
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question; see ``ask_stream`` for the options."""

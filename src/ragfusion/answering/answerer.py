@@ -123,8 +123,14 @@ class Answerer:
         abstain: bool = True,
         mode: str | None = None,
     ) -> Iterator[AnswerEvent]:
-        """Answer step by step: queries, hits, tokens, then ``done``; see
-        ``Pipeline.ask_stream`` for the options."""
+        """Answer step by step: queries, hits, tokens, then ``done`` with the Answer.
+
+        ``mode`` is ``reader`` (the default: the passage span that answers, quoted and
+        cited), ``extractive`` (the most similar sentences; also ``extractive=True``) or
+        ``generative`` (the LLM, every sentence checked against its passage). With
+        ``abstain`` (the default), a question the passages do not answer gets "I don't
+        know" instead of a guess. ``history`` holds the conversation so far; the other
+        options are those of ``Retriever.search``."""
         started = time.perf_counter()
         mode = "extractive" if extractive else (mode or self.config.answer_mode)
         if mode not in ANSWER_MODES:
