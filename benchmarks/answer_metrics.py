@@ -23,11 +23,17 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans(dict.fromkeys(string.punctuation + "‘’“”–—…", " "))
 # A number standing on its own: not the digits of a code such as LF-13, HX2 or E4.
 _NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)?(?![\w-])")
+# Saying that the sources do not answer. Phrases such as "not covered" or "cannot find" alone
+# are not enough: a quoted answer may say "check that the inlets are not covered" or "if the
+# app cannot find the purifier"; it must be the sources that do not say.
+_SOURCES = r"(?:context|passages?|documents?|text|information|sources?|excerpts?)"
 _DONT_KNOW = re.compile(
-    r"\b(?:i (?:do not|don't|dont) know|not (?:sure|able to (?:find|answer))|"
-    r"(?:cannot|can't|unable to) (?:answer|find|determine|be determined)|"
-    r"(?:no|not enough) (?:information|mention|context)|(?:does|do) not (?:say|mention|"
-    r"contain|provide|specify|cover)|not (?:mentioned|provided|specified|stated|covered))\b",
+    r"\b(?:i (?:do not|don't|dont) know|i(?:'m| am) not sure|not able to (?:find|answer)|"
+    r"(?:cannot|can't|could not|couldn't|unable to) (?:answer|determine|be determined|find "
+    r"(?:the answer|an answer|any information|anything about))|"
+    r"(?:no|not enough) (?:information|mention|context)|"
+    rf"{_SOURCES} (?:does|do) not (?:say|mention|contain|provide|specify|cover|include|state)|"
+    rf"not (?:mentioned|provided|specified|stated|covered) in (?:the )?{_SOURCES})\b",
     re.IGNORECASE,
 )
 

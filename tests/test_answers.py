@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from tests.conftest import EXAMPLES, HashEmbedder, ScriptedLLM, kb_questions
 from tests.server_harness import running_server
@@ -15,7 +16,15 @@ from tests.server_harness import running_server
 from ragfusion import Pipeline, PipelineConfig
 from ragfusion.answering.answer_types import type_patterns
 from ragfusion.answering.claims import check_sentence, cited_sentences, facts
-from ragfusion.answering.reader import answer_units, question_codes, read, salient_terms
+from ragfusion.answering.reader import (
+    ReaderSettings,
+    Unit,
+    answer_units,
+    question_codes,
+    read,
+    salient_terms,
+    score_units,
+)
 from ragfusion.errors import ConfigError
 from ragfusion.pipeline import WEAK_EVIDENCE_TEXT, Answer
 from ragfusion.types import Chunk, Hit
@@ -92,6 +101,23 @@ def test_a_price_of_something_else_does_not_answer_how_much() -> None:
     reading = read("How much is the floor stand?", [hit(priced, "Accessories")], HashEmbedder())
     assert not reading.abstain
     assert "$39.00" in " ".join(u.unit.text for u in reading.units)
+
+
+def test_a_yes_no_answer_need_not_say_yes_or_can() -> None:
+    # The closer statement answers although it holds none of the yes/no cue words; the
+    # other unit holds "can" but is about something else.
+    cue = "The warranty can be extended to 3 years if you register the purifier in the app."
+    plain = "If you give away the purifier, the remaining warranty period passes to the new owner."
+    units = [Unit(0, 0, len(cue), cue, "Warranty"), Unit(1, 0, len(plain), plain, "Warranty")]
+    vectors = np.array([[0.5, 0.75**0.5], [0.68, -((1 - 0.68**2) ** 0.5)]])
+    reading = score_units(
+        "I'm giving my purifier to my sister. Does the warranty go with it?",
+        units,
+        vectors,
+        np.array([1.0, 0.0]),
+        ReaderSettings(max_units=1),
+    )
+    assert [s.unit.text for s in reading.units] == [plain]
 
 
 def test_claims_are_checked_against_the_cited_passage() -> None:

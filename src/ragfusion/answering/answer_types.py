@@ -169,6 +169,9 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str], bool], ...] = tuple
     for asked, answer, hard in _TYPE_RULES
 )
 INSTRUCTION = _ANSWER_TYPES[-2][1]
+# A yes/no cue only helps: an answer may be a plain statement ("the warranty passes to the new
+# owner") without any of its words.
+YES_NO = _ANSWER_TYPES[-1][1]
 
 
 def type_patterns(question: str) -> list[tuple[re.Pattern[str], bool]]:

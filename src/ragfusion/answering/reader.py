@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ragfusion.answering.answer_types import INSTRUCTION, type_patterns
+from ragfusion.answering.answer_types import INSTRUCTION, YES_NO, type_patterns
 from ragfusion.answering.question_terms import (
     focus_phrases,
     last_sentence,
@@ -159,6 +159,8 @@ def score_units(
     if missing_codes:
         return Reading((), True, f"no passage mentions {', '.join(missing_codes)}")
     patterns = type_patterns(last_sentence(question))
+    # What a unit without the kind of answer asked for scores on that count.
+    bare = 0.0 if all(p is YES_NO for p, _ in patterns) else -1.0
     question_terms = set(asked) | codes
     question_pairs = word_pairs(words(question))
     cosines = np.asarray(vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32)
@@ -171,7 +173,7 @@ def score_units(
         overlap = sum(idf[w] for w in asked if w in held) / total if total > 0 else 0.0
         typed = 0.0
         if patterns:
-            typed = 1.0 if any(p.search(unit.text) for p, _ in patterns) else -1.0
+            typed = 1.0 if any(p.search(unit.text) for p, _ in patterns) else bare
         code_share = sum(c in held for c in codes) / len(codes) if codes else 0.0
         opening = set(words(" ".join(unit.text.split()[:6])))
         focused = (len(focus & held) + len(focus & opening)) / (2 * len(focus)) if focus else 0.0
