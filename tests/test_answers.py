@@ -65,6 +65,40 @@ def test_table_rows_are_units_with_their_header_as_context() -> None:
     assert "Code | Meaning" in later.context
 
 
+def test_a_customer_turn_describes_the_problem_and_its_answer_follows_the_turn() -> None:
+    ticket = (
+        "Ticket 1\n\n"
+        "Customer: My purifier is always on low. Auto mode never speeds up.\n"
+        "Agent: Clean the air quality sensor with a dry swab. That fixes it.\n"
+        "Customer: It works now.\n\n"
+        "Auto mode adjusts the fan to the air quality."
+    )
+    units = answer_units([hit(ticket, "Known issues")])
+    turn = {u.text: (u.asks, u.in_turn) for u in units}
+    assert turn["Customer: My purifier is always on low."] == (True, True)
+    assert turn["Auto mode never speeds up."] == (False, True)  # still the customer speaking
+    assert turn["Agent: Clean the air quality sensor with a dry swab."] == (False, False)
+    assert turn["That fixes it."] == (False, False)
+    assert turn["Auto mode adjusts the fan to the air quality."] == (False, False)  # blank line
+    # The customer's words score as the agent's first reply, not as an answer themselves.
+    asked = "Auto mode never speeds up"
+    vectors = np.array([[1.0, 0.0] if u.in_turn else [0.3, 0.95] for u in units])
+    reading = score_units(asked, units, vectors, np.array([1.0, 0.0]), ReaderSettings(max_units=1))
+    assert [s.unit.text for s in reading.units] == [
+        "Agent: Clean the air quality sensor with a dry swab."
+    ]
+
+
+def test_a_where_question_wants_a_place() -> None:
+    ((place, hard),) = type_patterns("Where in the app do I find the export?")
+    assert not hard
+    assert place.search("Export it from History > Share > Export CSV.")
+    assert place.search("The Normans settled in Normandy.")
+    assert place.search("The reset button is on the back of the unit.")
+    assert not place.search("CSV export came with version 3.4.0.")
+    assert not type_patterns("What does the export hold?")
+
+
 def test_codes_and_names_of_a_question() -> None:
     assert question_codes("What does E4 mean on my HX2? And LF-13?") == {"e4", "hx2", "lf-13"}
     assert question_codes("Who won in the 1960s, 21st, 3D-printed, 10kg?") == set()

@@ -143,6 +143,16 @@ _TYPE_RULES = (
         True,
     ),
     (r"\b(?:size|dimensions?|how (?:far|close))\b", rf"\b{_NUMBER}\s*{_UNITS}\b", False),
+    # "Where ..." wants a place: a menu path ("Settings > Wi-Fi"), a preposition before a name
+    # ("in Paris", "at the University of ...") or a part of something ("on the back").
+    (
+        r"^where\b|\bwhere (?:in|on|at|can|could|do|does|did|is|are|was|were|should|would|will)\b",
+        r"\s>\s|\b(?:in|at|on|near|from|under|inside|behind|beside|below|above|into|within|"
+        r"along|across|outside|between|beneath|throughout)\s+(?:the\s+|a\s+|an\s+)?(?:(?-i:[A-Z])|"
+        r"(?:back|front|top|bottom|side|left|right|base|rear|underside|corner|cent(?:re|er)|"
+        r"middle|north|south|east|west)\b)|\b(?:located|situated|menu|tab|screen)\b",
+        False,
+    ),
     # "Which error code ...", "what model number ...": the answer names a code.
     (
         r"\b(?:which|what)\s+(?:\w+\s+)?(?:code|model|version|firmware|release)\b",

@@ -189,16 +189,25 @@ def score_units(
         )
         scored.append(ScoredUnit(unit, score, float(cosine), overlap))
     for i, asking in enumerate(scored):
-        # A question in the passages (an FAQ entry) resembles the question asked; its answer
-        # is what follows it in the same passage.
+        # A question in the passages (an FAQ entry, a customer's turn) resembles the question
+        # asked; its answer is what follows it (and the turn) in the same passage.
+        if not (asking.unit.asks or asking.unit.in_turn):
+            continue
         if asking.unit.asks:
-            if i + 1 < len(scored) and scored[i + 1].unit.hit_index == asking.unit.hit_index:
-                after = scored[i + 1]
+            j = next(
+                (
+                    j
+                    for j in range(i + 1, len(scored))
+                    if scored[j].unit.hit_index != asking.unit.hit_index
+                    or not (scored[j].unit.asks or scored[j].unit.in_turn)
+                ),
+                len(scored),
+            )
+            if j < len(scored) and scored[j].unit.hit_index == asking.unit.hit_index:
+                after = scored[j]
                 if asking.score > after.score:
-                    scored[i + 1] = ScoredUnit(
-                        after.unit, asking.score, asking.cosine, asking.overlap
-                    )
-            scored[i] = ScoredUnit(asking.unit, asking.score - 1.0, asking.cosine, asking.overlap)
+                    scored[j] = ScoredUnit(after.unit, asking.score, asking.cosine, asking.overlap)
+        scored[i] = ScoredUnit(asking.unit, asking.score - 1.0, asking.cosine, asking.overlap)
     scored.sort(key=lambda s: (-s.score, s.unit.hit_index, s.unit.start))
     best = scored[0]
     if best.cosine < settings.abstain_cosine and best.overlap < settings.abstain_overlap:

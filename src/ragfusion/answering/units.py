@@ -14,6 +14,9 @@ from ragfusion.types import Hit
 _MIN_UNIT_CHARS = 12
 _RULE = re.compile(r"[-=_*~#]{4,}\s*")  # a drawn line: "-----", "=====" (text layout)
 _ASKER = re.compile(r"^(?:q|question|customer|user|caller|client)\s*[:.)-]", re.IGNORECASE)
+# A line opened by a speaker or field label ("Agent:", "Status:"): it ends the asker's turn.
+_LABEL = re.compile(r"^\s*[A-Za-z][\w ]{0,24}:\s")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class Unit:
     context: str  # heading and column names: what the unit is about, for scoring only
     key: str = ""  # a table row's first cell
     asks: bool = False  # a question (an FAQ entry, a customer's line): its answer follows
+    # The rest of an asker's turn ("Customer: The reading is stuck. Auto mode never speeds
+    # up."): it describes the problem, so it answers nothing, and the answer follows the turn.
+    in_turn: bool = False
 
 
 def answer_units(hits: Sequence[Hit], *, guard: bool = True) -> list[Unit]:
@@ -39,6 +45,9 @@ def answer_units(hits: Sequence[Hit], *, guard: bool = True) -> list[Unit]:
         header = ""
         heading = hit.chunk.heading
         row_end = -1  # where the last table row ended: a row right after it is the same table
+        # An asker's turn runs from its label ("Customer:") to a blank line or the next label.
+        asking = False
+        last_end = 0
         for start, end in sentence_spans(text, headings=False):
             rules = list(_RULE.finditer(text, start, end))
             if rules:  # keep what follows the last drawn line
@@ -65,9 +74,15 @@ def answer_units(hits: Sequence[Hit], *, guard: bool = True) -> list[Unit]:
                     context = f"{heading}: {header}" if heading else header
                     row_end = end
             key = span.strip("|").split("|")[0].strip() if span.count("|") >= 2 else ""
-            asks = span.rstrip().endswith("?") or bool(_ASKER.match(span))
+            labelled = bool(_ASKER.match(span))
+            if labelled:
+                asking = True
+            elif asking and (_LABEL.match(span) or _BLANK_LINE.search(text, last_end, start)):
+                asking = False
+            last_end = end
+            asks = labelled or span.rstrip().endswith("?")
             if len(span) >= _MIN_UNIT_CHARS and any(ch.isalnum() for ch in span):
-                units.append(Unit(index, start, end, span, context, key, asks))
+                units.append(Unit(index, start, end, span, context, key, asks, asking))
     return units
 
 
