@@ -91,6 +91,21 @@ def test_sentence_spans_slice_the_text_exactly() -> None:
     assert "Title" in [text[a:b] for a, b in sentence_spans(text)]
 
 
+def test_an_abbreviation_or_initial_ends_no_sentence() -> None:
+    text = (
+        "The Trout River, a tributary of the St. Johns River, lies in Jacksonville. "
+        "W. E. B. Du Bois and Rep. Joe Barton wrote to the U.S. Senate in Jan. 2005. "
+        "Use a swab, e.g. a cotton one, then dry it. It costs $5. Check it again."
+    )
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "The Trout River, a tributary of the St. Johns River, lies in Jacksonville.",
+        "W. E. B. Du Bois and Rep. Joe Barton wrote to the U.S. Senate in Jan. 2005.",
+        "Use a swab, e.g. a cotton one, then dry it.",
+        "It costs $5.",
+        "Check it again.",
+    ]
+
+
 @given(st.text(max_size=200))
 def test_sentence_spans_are_ordered_trimmed_and_in_bounds(text: str) -> None:
     last = 0

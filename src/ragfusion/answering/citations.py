@@ -15,6 +15,15 @@ _MARKER_BODY = re.compile(r"^\s*\d+(?:\s*(?:[,;]|-|–)\s*\d+)*\s*$")
 _MAX_MARKER_CHARS = 24
 _MAX_RANGE = 20
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+# A full stop that ends a word such as "St." or "e.g.", an initial ("W. E. B.") or a dotted
+# abbreviation ("U.S.") ends no sentence; nor does one followed by a lower-case word.
+_ABBREVIATION = re.compile(
+    r"(?:^|(?<=[\s(\[\"']))(?:(?:st|dr|mr|mrs|ms|prof|mt|ft|jr|sr|no|nos|vs|approx|ca|cf|fig|"
+    r"figs|vol|ed|eds|gen|col|lt|sgt|capt|rev|hon|gov|sen|rep|pres|jan|feb|mar|apr|jun|jul|"
+    r"aug|sep|sept|oct|nov|dec|etc|e\.g|i\.e|a\.m|p\.m)|[A-Z]|(?:[A-Za-z]\.)+[A-Za-z])\.$",
+    re.IGNORECASE,
+)
+_LOWER_NEXT = re.compile(r"[a-z]")
 _BLOCK_START = re.compile(r"[ \t]*(?:[-*+][ \t]|\d+[.)][ \t]|#{1,6}[ \t]|\|)")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _LIST_OR_HEADING = re.compile(r"^(?:#{1,6}\s+|[-*+]\s+|\d+[.)]\s+)")
@@ -121,6 +130,20 @@ def _blocks(text: str) -> list[tuple[int, int, bool]]:
     return blocks
 
 
+def _no_break(text: str, block_start: int, end: int, next_start: int) -> bool:
+    """Whether the stop before ``end`` is an abbreviation's or is followed by a lower-case
+    word, so the sentence goes on."""
+    if _LOWER_NEXT.match(text, next_start):
+        return True
+    stop = end
+    while stop > block_start and text[stop - 1] in "\"')]":
+        stop -= 1
+    if text[stop - 1 : stop] != ".":
+        return False
+    word_start = max(text.rfind(" ", block_start, stop), text.rfind("\n", block_start, stop)) + 1
+    return bool(_ABBREVIATION.search(text, max(word_start, block_start), stop))
+
+
 def sentence_spans(text: str, *, headings: bool = True) -> list[tuple[int, int]]:
     """(start, end) of each sentence, list item or table row; ``text[start:end]`` is trimmed
     of space and of a leading Markdown list or heading marker. ``headings=False`` drops
@@ -135,6 +158,8 @@ def sentence_spans(text: str, *, headings: bool = True) -> list[tuple[int, int]]
             block_start += len(head) - len(head.lstrip()) + marker.end()
         cuts = [block_start]
         for match in _SENTENCE_END.finditer(text, block_start, block_end):
+            if _no_break(text, block_start, match.start(), match.end()):
+                continue
             cuts += [match.start(), match.end()]
         cuts.append(block_end)
         for a, b in zip(cuts[::2], cuts[1::2], strict=True):
