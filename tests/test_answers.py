@@ -89,6 +89,22 @@ def test_a_customer_turn_describes_the_problem_and_its_answer_follows_the_turn()
     ]
 
 
+def test_a_sentence_that_points_back_is_quoted_with_the_one_before_it() -> None:
+    before = "In 1964 all 15 public high schools of the county lost their accreditation."
+    pointing = "This added momentum to proposals for government reform."
+    other = "Lower taxes were another argument for reform."
+    texts = [before, pointing, other]
+    units = [Unit(0, 0, len(t), t, "Politics") for t in texts]
+    vectors = np.array([[0.2, 0.98], [0.9, 0.436], [0.1, 0.995]])
+    asked = "What spurred increased support for government reform?"
+    reading = score_units(asked, units, vectors, np.array([1.0, 0.0]), ReaderSettings(max_units=1))
+    assert [s.unit.text for s in reading.units] == [before, pointing]
+    # A sentence that does not point back is quoted alone.
+    units[1] = Unit(0, 0, len(other), "Momentum grew for government reform.", "Politics")
+    reading = score_units(asked, units, vectors, np.array([1.0, 0.0]), ReaderSettings(max_units=1))
+    assert [s.unit.text for s in reading.units] == ["Momentum grew for government reform."]
+
+
 def test_a_where_question_wants_a_place() -> None:
     ((place, hard),) = type_patterns("Where in the app do I find the export?")
     assert not hard

@@ -16,6 +16,7 @@ its distinctive words. Then the reader abstains instead of quoting something bes
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -241,7 +242,33 @@ def score_units(
         if key not in seen:
             seen.add(key)
             chosen.append(candidate)
-    return Reading(tuple(chosen), False)
+    return Reading(tuple(_with_antecedents(chosen, units)), False)
+
+
+# A sentence that opens by pointing back ("This added momentum to ...", "Such devices ...")
+# says little alone: the sentence before it in the same passage goes with it. (Pronouns
+# such as "it" or "they" as well: no better on the train split, and longer answers.)
+_ANAPHOR = re.compile(r"^(?:this|these|that|those|such)\b", re.IGNORECASE)
+
+
+def _with_antecedents(chosen: list[ScoredUnit], units: Sequence[Unit]) -> list[ScoredUnit]:
+    position = {id(u): i for i, u in enumerate(units)}
+    taken = {id(c.unit) for c in chosen}
+    out: list[ScoredUnit] = []
+    for scored in chosen:
+        at = position[id(scored.unit)]
+        before = units[at - 1] if at > 0 else None
+        if (
+            before is not None
+            and id(before) not in taken
+            and before.hit_index == scored.unit.hit_index
+            and not before.asks
+            and _ANAPHOR.match(scored.unit.text)
+        ):
+            taken.add(id(before))
+            out.append(ScoredUnit(before, scored.score, scored.cosine, scored.overlap))
+        out.append(scored)
+    return out
 
 
 def quote(reading: Reading, hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
