@@ -105,6 +105,25 @@ def test_a_sentence_that_points_back_is_quoted_with_the_one_before_it() -> None:
     assert [s.unit.text for s in reading.units] == ["Momentum grew for government reform."]
 
 
+def test_a_ticket_resolution_line_answers_the_customer_turn() -> None:
+    ticket = (
+        "Customer: The app says the purifier went offline during the night.\n\n"
+        "Agent: Many routers restart at night. The purifier reconnects by itself.\n\n"
+        "Status: Expected behavior.\n\n"
+        "Customer: Thanks.\n\n"
+        "Status: Closed by the customer."
+    )
+    units = answer_units([hit(ticket, "Known issues")])
+    # Only the customer's first turn resembles the question; every other unit is unrelated.
+    vectors = np.array([[1.0, 0.0] if i == 0 else [0.0, 1.0] for i in range(len(units))])
+    asked = "My purifier goes offline every night. Is something wrong with it?"
+    reading = score_units(asked, units, vectors, np.array([1.0, 0.0]), ReaderSettings())
+    quoted = [s.unit.text for s in reading.units]
+    assert "Agent: Many routers restart at night." in quoted
+    assert "Status: Expected behavior." in quoted
+    assert "Status: Closed by the customer." not in quoted  # after the next question
+
+
 def test_a_where_question_wants_a_place() -> None:
     ((place, hard),) = type_patterns("Where in the app do I find the export?")
     assert not hard

@@ -195,16 +195,7 @@ def score_units(
         if not (asking.unit.asks or asking.unit.in_turn):
             continue
         if asking.unit.asks:
-            j = next(
-                (
-                    j
-                    for j in range(i + 1, len(scored))
-                    if scored[j].unit.hit_index != asking.unit.hit_index
-                    or not (scored[j].unit.asks or scored[j].unit.in_turn)
-                ),
-                len(scored),
-            )
-            if j < len(scored) and scored[j].unit.hit_index == asking.unit.hit_index:
+            for j in _replies(scored, i):
                 after = scored[j]
                 if asking.score > after.score:
                     scored[j] = ScoredUnit(after.unit, asking.score, asking.cosine, asking.overlap)
@@ -243,6 +234,30 @@ def score_units(
             seen.add(key)
             chosen.append(candidate)
     return Reading(tuple(_with_antecedents(chosen, units)), False)
+
+
+# A line that resolves a support ticket ("Status: Fixed in firmware 2.1.6.", "Workaround: ...")
+# answers the customer's turn as much as the agent's first words do.
+_RESOLUTION = re.compile(
+    r"^(?:status|resolution|solution|fix|workaround|answer)\s*[:.)-]", re.IGNORECASE
+)
+
+
+def _replies(scored: list[ScoredUnit], i: int) -> list[int]:
+    """Where the answer to the question at ``i`` is: the first unit after it (and after the
+    rest of its turn) in the same passage, and the ticket's resolution lines up to the next
+    question."""
+    hit = scored[i].unit.hit_index
+    out: list[int] = []
+    for j in range(i + 1, len(scored)):
+        unit = scored[j].unit
+        if unit.hit_index != hit or (out and unit.asks):
+            break
+        if unit.asks or unit.in_turn:
+            continue
+        if not out or _RESOLUTION.match(unit.text):
+            out.append(j)
+    return out
 
 
 # A sentence that opens by pointing back ("This added momentum to ...", "Such devices ...")
