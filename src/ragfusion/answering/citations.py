@@ -135,13 +135,10 @@ def _no_break(text: str, block_start: int, end: int, next_start: int) -> bool:
     word, so the sentence goes on."""
     if _LOWER_NEXT.match(text, next_start):
         return True
-    stop = end
-    while stop > block_start and text[stop - 1] in "\"')]":
-        stop -= 1
-    if text[stop - 1 : stop] != ".":
+    if text[end - 1 : end] != ".":  # the match starts right after its stop
         return False
-    word_start = max(text.rfind(" ", block_start, stop), text.rfind("\n", block_start, stop)) + 1
-    return bool(_ABBREVIATION.search(text, max(word_start, block_start), stop))
+    word_start = max(text.rfind(" ", block_start, end), text.rfind("\n", block_start, end)) + 1
+    return bool(_ABBREVIATION.search(text, max(word_start, block_start), end))
 
 
 def sentence_spans(text: str, *, headings: bool = True) -> list[tuple[int, int]]:
