@@ -124,6 +124,53 @@ def test_a_ticket_resolution_line_answers_the_customer_turn() -> None:
     assert "Status: Closed by the customer." not in quoted  # after the next question
 
 
+def test_a_courtesy_formula_is_no_reply_and_the_reply_follows_it() -> None:
+    ticket = (
+        "Customer: The reading is stuck at 0 since the update.\n\n"
+        "Agent: Thanks for the report. This is a known issue in firmware 2.1.4.\n\n"
+        "Status: Fixed in firmware 2.1.6."
+    )
+    units = answer_units([hit(ticket, "Known issues")])
+    assert [u.text for u in units][1:] == [
+        "This is a known issue in firmware 2.1.4.",
+        "Status: Fixed in firmware 2.1.6.",
+    ]
+    # A sentence with content after the same words stays a unit.
+    kept = answer_units([hit("Thanks to its sealed frame, no air bypasses the filter.", "F")])
+    assert len(kept) == 1
+    vectors = np.array([[1.0, 0.0] if i == 0 else [0.0, 1.0] for i in range(len(units))])
+    asked = "My reading is stuck at 0 after an update. Is there a fix?"
+    reading = score_units(asked, units, vectors, np.array([1.0, 0.0]), ReaderSettings())
+    quoted = [s.unit.text for s in reading.units]
+    # The pointing-back sentence brings no antecedent from the customer's turn.
+    assert quoted[:2] == [
+        "This is a known issue in firmware 2.1.4.",
+        "Status: Fixed in firmware 2.1.6.",
+    ]
+
+
+def test_a_short_list_item_is_one_step_with_its_further_sentences() -> None:
+    guide = (
+        "# Switch on\n\n"
+        "1. Plug the adapter into a wall outlet.\n"
+        "2. Press and hold the Power button for 2 seconds. The light ring turns on\n"
+        "   and the fan starts at speed 1.\n\n"
+        "The first time you switch on the purifier, the sensor warms up. Readings are not"
+        " yet reliable."
+    )
+    texts = [u.text for u in answer_units([hit(guide, "Switch on")])]
+    assert texts[1] == (
+        "Press and hold the Power button for 2 seconds. The light ring turns on\n"
+        "   and the fan starts at speed 1."
+    )
+    assert texts[2:] == [  # a paragraph is still cut into sentences
+        "The first time you switch on the purifier, the sensor warms up.",
+        "Readings are not yet reliable.",
+    ]
+    long_item = "- " + " ".join(f"Sentence number {i} of a long item." for i in range(12))
+    assert len(answer_units([hit(long_item, "L")])) == 12
+
+
 def test_a_where_question_wants_a_place() -> None:
     ((place, hard),) = type_patterns("Where in the app do I find the export?")
     assert not hard

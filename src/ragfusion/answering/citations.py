@@ -141,10 +141,12 @@ def _no_break(text: str, block_start: int, end: int, next_start: int) -> bool:
     return bool(_ABBREVIATION.search(text, max(word_start, block_start), end))
 
 
-def sentence_spans(text: str, *, headings: bool = True) -> list[tuple[int, int]]:
+def sentence_spans(
+    text: str, *, headings: bool = True, item_chars: int = 0
+) -> list[tuple[int, int]]:
     """(start, end) of each sentence, list item or table row; ``text[start:end]`` is trimmed
     of space and of a leading Markdown list or heading marker. ``headings=False`` drops
-    heading lines."""
+    heading lines; a list item of up to ``item_chars`` characters stays one span."""
     out: list[tuple[int, int]] = []
     for block_start, block_end, is_heading in _blocks(text):
         if is_heading and not headings:
@@ -154,7 +156,8 @@ def sentence_spans(text: str, *, headings: bool = True) -> list[tuple[int, int]]
         if marker:  # skip "1. " so its full stop is not read as a sentence end
             block_start += len(head) - len(head.lstrip()) + marker.end()
         cuts = [block_start]
-        for match in _SENTENCE_END.finditer(text, block_start, block_end):
+        whole = bool(marker) and not is_heading and block_end - block_start <= item_chars
+        for match in () if whole else _SENTENCE_END.finditer(text, block_start, block_end):
             if _no_break(text, block_start, match.start(), match.end()):
                 continue
             cuts += [match.start(), match.end()]

@@ -277,7 +277,7 @@ def _with_antecedents(chosen: list[ScoredUnit], units: Sequence[Unit]) -> list[S
             before is not None
             and id(before) not in taken
             and before.hit_index == scored.unit.hit_index
-            and not before.asks
+            and not (before.asks or before.in_turn)
             and _ANAPHOR.match(scored.unit.text)
         ):
             taken.add(id(before))

@@ -12,11 +12,28 @@ from ragfusion.answering.injection import flagged_paragraphs
 from ragfusion.types import Hit
 
 _MIN_UNIT_CHARS = 12
+# A list item this short is one unit: its further sentences belong to the step ("Press and
+# hold the Power button for 2 seconds. The fan starts at speed 1.").
+_ITEM_CHARS = 200
 _RULE = re.compile(r"[-=_*~#]{4,}\s*")  # a drawn line: "-----", "=====" (text layout)
 _ASKER = re.compile(r"^(?:q|question|customer|user|caller|client)\s*[:.)-]", re.IGNORECASE)
 # A line opened by a speaker or field label ("Agent:", "Status:"): it ends the asker's turn.
 _LABEL = re.compile(r"^\s*[A-Za-z][\w ]{0,24}:\s")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+# A courtesy formula ("Agent: Thanks for the report.", "Hi Anna,") says nothing: it is no unit,
+# and the reply to a customer's turn starts after it. (A customer's "Thanks." still opens a
+# turn, which ends the reply before it.)
+_COURTESY = re.compile(
+    r"^(?:[A-Za-z][\w ]{0,24}:\s*)?(?:"
+    r"(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+for\b[^.!?]{0,50})?|"
+    r"(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^.!?,]{0,30}|"
+    r"(?:(?:i'm|i am|we're|we are)\s+)?sorry\s+(?:to hear|for|about)\b[^.!?]{0,50}|"
+    r"(?:we\s+)?apologi[sz]e\b[^.!?]{0,50}|apologies\b[^.!?]{0,50}|"
+    r"(?:(?:i'm|i am|we're|we are)\s+)?(?:happy|glad) to help\b[^.!?]{0,30}|"
+    r"(?:great|good) question|you're welcome|no problem"
+    r")\s*[.!,]?$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,7 @@ def answer_units(hits: Sequence[Hit], *, guard: bool = True) -> list[Unit]:
         # An asker's turn runs from its label ("Customer:") to a blank line or the next label.
         asking = False
         last_end = 0
-        for start, end in sentence_spans(text, headings=False):
+        for start, end in sentence_spans(text, headings=False, item_chars=_ITEM_CHARS):
             rules = list(_RULE.finditer(text, start, end))
             if rules:  # keep what follows the last drawn line
                 start = rules[-1].end()
@@ -81,7 +98,11 @@ def answer_units(hits: Sequence[Hit], *, guard: bool = True) -> list[Unit]:
                 asking = False
             last_end = end
             asks = labelled or span.rstrip().endswith("?")
-            if len(span) >= _MIN_UNIT_CHARS and any(ch.isalnum() for ch in span):
+            if (
+                len(span) >= _MIN_UNIT_CHARS
+                and any(ch.isalnum() for ch in span)
+                and (labelled or not _COURTESY.match(span.strip()))  # an asker's turn stays
+            ):
                 units.append(Unit(index, start, end, span, context, key, asks, asking))
     return units
 
