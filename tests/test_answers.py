@@ -136,8 +136,19 @@ def test_a_courtesy_formula_is_no_reply_and_the_reply_follows_it() -> None:
         "Status: Fixed in firmware 2.1.6.",
     ]
     # A sentence with content after the same words stays a unit.
-    kept = answer_units([hit("Thanks to its sealed frame, no air bypasses the filter.", "F")])
-    assert len(kept) == 1
+    for said in (
+        "Thanks to its sealed frame, no air bypasses the filter.",
+        "Thanks for waiting; the filter ships today.",
+        "Hi-Fi mode is off.",
+        "Sorry, the purifier cannot be used outdoors.",
+    ):
+        assert [u.text for u in answer_units([hit(said, "F")])] == [said]
+    for courtesy in (
+        "Hello Anna Smith,",
+        "Agent: We apologize for the delay.",
+        "Thank you so much!",
+    ):
+        assert answer_units([hit(courtesy, "F")]) == []
     vectors = np.array([[1.0, 0.0] if i == 0 else [0.0, 1.0] for i in range(len(units))])
     asked = "My reading is stuck at 0 after an update. Is there a fix?"
     reading = score_units(asked, units, vectors, np.array([1.0, 0.0]), ReaderSettings())

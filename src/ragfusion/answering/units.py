@@ -25,11 +25,12 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # turn, which ends the reply before it.)
 _COURTESY = re.compile(
     r"^(?:[A-Za-z][\w ]{0,24}:\s*)?(?:"
-    r"(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+for\b[^.!?]{0,50})?|"
-    r"(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^.!?,]{0,30}|"
-    r"(?:(?:i'm|i am|we're|we are)\s+)?sorry\s+(?:to hear|for|about)\b[^.!?]{0,50}|"
-    r"(?:we\s+)?apologi[sz]e\b[^.!?]{0,50}|apologies\b[^.!?]{0,50}|"
-    r"(?:(?:i'm|i am|we're|we are)\s+)?(?:happy|glad) to help\b[^.!?]{0,30}|"
+    r"(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+for\b[^.!?;:,]{0,50})?|"
+    r"(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))"
+    r"(?:\s+(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)?)?|"
+    r"(?:(?:i'm|i am|we're|we are)\s+)?sorry\s+(?:to hear|for|about)\b[^.!?;:,]{0,50}|"
+    r"(?:we\s+)?apologi[sz]e\b[^.!?;:,]{0,50}|apologies\b[^.!?;:,]{0,50}|"
+    r"(?:(?:i'm|i am|we're|we are)\s+)?(?:happy|glad) to help\b[^.!?;:,]{0,30}|"
     r"(?:great|good) question|you're welcome|no problem"
     r")\s*[.!,]?$",
     re.IGNORECASE,
