@@ -281,6 +281,22 @@ def test_the_default_answer_quotes_the_table_row(pipe: Pipeline) -> None:
     exact(pipe, answer)
 
 
+def test_a_citation_names_the_section_its_span_is_in(tmp_path: Path) -> None:
+    notes = tmp_path / "docs" / "release-notes.md"
+    notes.parent.mkdir()
+    notes.write_text(
+        "# Release notes\n\n## Version 3.4.0\n\n- New: CSV export of the history.\n\n"
+        "## Version 3.3.0\n\n- New: Dutch, Polish and Portuguese languages.\n"
+    )
+    with Pipeline.open(tmp_path / "idx", embedder=HashEmbedder()) as p:  # type: ignore[arg-type]
+        p.ingest([notes.parent])
+        answer = p.ask("Which languages were added to the app?")
+    assert len(answer.hits) == 1  # one chunk holds both versions, labelled where it starts
+    assert answer.hits[0].chunk.heading == "Release notes"
+    assert answer.text.startswith("New: Dutch, Polish and Portuguese languages. [1]")
+    assert answer.citations[0].heading == "Version 3.3.0"
+
+
 def test_the_reader_streams_its_answer_in_pieces(pipe: Pipeline) -> None:
     events = list(pipe.ask_stream("How do I reset the filter light?"))
     tokens = [e.data for e in events if e.kind == "token"]

@@ -22,6 +22,7 @@ from ragfusion.answering.verify import quoted_support, verify_generated
 from ragfusion.config import PipelineConfig
 from ragfusion.embedders import Embedder
 from ragfusion.errors import ConfigError
+from ragfusion.ingest.chunking import heading_path
 from ragfusion.llm import LLM, Message
 from ragfusion.retrieval.retriever import Retriever, SearchResult, evidence_strength
 from ragfusion.stores.base import MetadataFilter
@@ -66,6 +67,9 @@ class _Turn:
     timings: dict[str, float]
     warnings: list[str]
     degraded: bool
+    # Gives each citation the heading of the section its span is in (a passage can run past
+    # a heading: a quote under "Version 3.3.0" must not be labelled "Version 3.4.0").
+    relabel: Callable[[Sequence[Citation]], tuple[Citation, ...]] = tuple
 
     def done(
         self,
@@ -79,7 +83,7 @@ class _Turn:
         answer = Answer(
             question=self.found.question,
             text=text,
-            citations=tuple(citations),
+            citations=self.relabel(citations),
             queries=tuple(v.text for v in self.found.queries),
             hits=self.found.hits,
             mode=mode,
@@ -138,7 +142,14 @@ class Answerer:
         found, withheld = self._passages(question, mode, k, rewrites, queries, where)
         yield AnswerEvent("queries", [v.text for v in found.queries])
         yield AnswerEvent("hits", list(found.hits))
-        turn = _Turn(found, started, dict(found.timings_ms), list(found.warnings), found.degraded)
+        turn = _Turn(
+            found,
+            started,
+            dict(found.timings_ms),
+            list(found.warnings),
+            found.degraded,
+            self._in_sections,
+        )
         if withheld:
             turn.warnings.append(
                 f"{withheld} passage(s) held text addressed to the assistant (a prompt "
@@ -314,6 +325,20 @@ class Answerer:
             if checked.changed:
                 yield AnswerEvent("replace", text)
         yield turn.done(text, citations, mode, sentences)
+
+    def _in_sections(self, citations: Sequence[Citation]) -> tuple[Citation, ...]:
+        """``citations`` with the heading path in force where each span starts."""
+        documents: dict[str, Any] = {}
+        out = []
+        for citation in citations:
+            if citation.doc_id not in documents:
+                documents[citation.doc_id] = self.retriever.store.get_document(citation.doc_id)
+            document = documents[citation.doc_id]
+            heading = citation.heading
+            if document is not None and document.sections:
+                heading = heading_path(document.sections, citation.start, document.title)
+            out.append(dataclasses.replace(citation, heading=heading))
+        return tuple(out)
 
     def _extractive(self, turn: _Turn) -> tuple[str, tuple[Citation, ...]]:
         found = turn.found
