@@ -25,7 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from ragfusion.config import PipelineConfig
+from ragfusion.config import (
+    DEFAULT_CLUSTER_FEEDBACK,
+    DEFAULT_CLUSTER_NEIGHBOURS,
+    DEFAULT_CLUSTER_TOP,
+    PipelineConfig,
+)
 from ragfusion.evaluation.beir import Collection, load_collection
 from ragfusion.evaluation.metrics import per_query
 from ragfusion.evaluation.runner import DEPTH, default_index_dir
@@ -108,7 +113,14 @@ def grid() -> list[Setting]:
         base.append({"method": method, "normalization": norm, "dense": w_dense, "prf": w_prf})
     for w_dense, w_prf in itertools.product((0.5, 1.0, 1.5, 2.0), (0.0, 0.5)):
         base.append({"method": "dbsf", "dense": w_dense, "prf": w_prf})
-    return [s | {"feedback": f} for f in (0.0, 0.25, 0.5) for s in base]
+    # Cluster feedback: off, or a weight with its neighbours and pool (5 of the best 10, the
+    # setting chosen on the train splits before; 15 of the best 50).
+    feedback: list[Setting] = [{"feedback": 0.0}]
+    feedback += [
+        {"feedback": f, "neighbours": n, "top": top}
+        for f, (n, top) in ((0.25, (5, 10)), (0.5, (5, 10)), (0.5, (15, 50)), (0.6, (15, 50)))
+    ]
+    return [s | f for f in feedback for s in base]
 
 
 PLAIN_RRF: Setting = {"method": "rrf", "k": 60, "dense": 1.0, "prf": 0.0, "feedback": 0.0}
@@ -117,7 +129,9 @@ SHIPPED: Setting = {
     "normalization": "minmax",
     "dense": 1.0,
     "prf": 0.0,
-    "feedback": 0.5,
+    "feedback": DEFAULT_CLUSTER_FEEDBACK,
+    "neighbours": DEFAULT_CLUSTER_NEIGHBOURS,
+    "top": DEFAULT_CLUSTER_TOP,
 }
 
 
@@ -136,7 +150,11 @@ def fused(setting: Setting, query: Query) -> list[Hit]:
     hits = fuse(setting["method"], lists, **options)
     if setting["feedback"] > 0:
         hits = cluster_feedback(
-            hits, query.vectors, weight=setting["feedback"], neighbours=5, top=10
+            hits,
+            query.vectors,
+            weight=setting["feedback"],
+            neighbours=setting.get("neighbours", 5),
+            top=setting.get("top", 10),
         )
     return hits[:DEPTH]
 

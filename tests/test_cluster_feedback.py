@@ -76,10 +76,22 @@ def test_hits_without_vectors_keep_their_score_and_are_no_neighbours() -> None:
     vectors = {"a": np.array([1.0, 0.0]), "b": np.array([1.0, 0.0])}
     out = {
         h.chunk_id: h.score
-        for h in cluster_feedback(hits, vectors, weight=0.5, neighbours=3, top=2)
+        for h in cluster_feedback(hits, vectors, weight=0.5, neighbours=1, top=2)
     }
     assert out["ghost"] == 0.95
     assert out["a"] == pytest.approx(0.5 * 1.0 + 0.5 * 0.3)  # pool is a and b, not the ghost
+
+
+def test_fewer_neighbours_than_asked_for_weigh_less() -> None:
+    # Two candidates: with the full weight 0.6 each would take 60% of the other's score and
+    # they would swap places. One neighbour of the 15 asked for gives 1/15 of the weight.
+    hits = [hit("a", 1.0), hit("b", 0.0)]
+    vectors = {"a": np.array([1.0, 0.0]), "b": np.array([1.0, 0.0])}
+    out = cluster_feedback(hits, vectors, weight=0.6, neighbours=15, top=50)
+    assert [h.chunk_id for h in out] == ["a", "b"]
+    weight = 0.6 / 15
+    assert out[0].score == pytest.approx(1.0 - weight)
+    assert out[1].score == pytest.approx(weight)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,11 @@ import pytest
 from tests.conftest import HashEmbedder, ScriptedLLM
 
 from ragfusion import Pipeline, PipelineConfig
+from ragfusion.config import (
+    DEFAULT_CLUSTER_FEEDBACK,
+    DEFAULT_CLUSTER_NEIGHBOURS,
+    DEFAULT_CLUSTER_TOP,
+)
 from ragfusion.errors import ConfigError, EmbedderMismatchError, IndexStateError
 from ragfusion.retrieval.cluster_feedback import cluster_feedback
 from ragfusion.retrieval.fusion import fuse
@@ -89,9 +94,9 @@ def test_search_applies_cluster_feedback_to_every_fused_candidate(tmp_path: Path
         expected = cluster_feedback(
             fused,
             pipe.store.vectors_of([h.chunk_id for h in fused]),
-            weight=0.5,
-            neighbours=5,
-            top=10,
+            weight=DEFAULT_CLUSTER_FEEDBACK,
+            neighbours=DEFAULT_CLUSTER_NEIGHBOURS,
+            top=DEFAULT_CLUSTER_TOP,
         )[:3]
         assert [(h.chunk_id, h.score) for h in result.hits] == [
             (h.chunk_id, pytest.approx(h.score)) for h in expected
