@@ -7,7 +7,8 @@ neighbours among the ``top`` best hits:
     new(d) = (1 - weight) * score(d) + weight * sum_j sim(d, j) * score(j) / sum_j sim(d, j)
 
 where ``j`` runs over the ``neighbours`` hits of the top ``top`` (other than ``d``) most similar
-to ``d`` by cosine of their stored vectors, negative similarities counting as 0. It is a form of
+to ``d`` by cosine of their stored vectors, negative similarities counting as 0 (when the pool
+holds fewer than ``neighbours`` other hits, ``weight`` shrinks by found / asked). It is a form of
 pseudo-relevance feedback that needs no extra search: the vectors are already stored. The
 default weight, neighbours and pool were chosen leave-one-collection-out on 11 collections
 (benchmarks/fusion_loco.py); it helps most where a question has several relevant passages.
