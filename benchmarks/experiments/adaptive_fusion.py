@@ -25,6 +25,7 @@ import fusion_loco as loco
 
 from ragfusion.evaluation.beir import load_collection
 from ragfusion.evaluation.metrics import per_query
+from ragfusion.stores.cosine import unit_rows
 
 OUT = loco.HERE / "results" / "adaptive_fusion.json"
 WEIGHTS = (0.33, 0.5, 0.7, 1.0, 1.4, 2.0, 3.0)
@@ -35,16 +36,11 @@ SETTINGS = [
 ]
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    out: np.ndarray = v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-12)
-    return out
-
-
 def _coherence(query: loco.Query, hits: Any, top: int = 10) -> float:
     rows = [query.vectors[h.chunk_id] for h in hits[:top] if h.chunk_id in query.vectors]
     if len(rows) < 2:
         return 0.0
-    m = _unit(np.stack(rows).astype(np.float64))
+    m = unit_rows(np.stack(rows)).astype(np.float64)
     sims = m @ m.T
     n = len(rows)
     return float((sims.sum() - n) / (n * (n - 1)))

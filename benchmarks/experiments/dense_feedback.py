@@ -31,15 +31,11 @@ from ragfusion.evaluation.beir import load_collection
 from ragfusion.evaluation.metrics import per_query
 from ragfusion.retrieval.cluster_feedback import cluster_feedback
 from ragfusion.retrieval.fusion import fuse
+from ragfusion.stores.cosine import unit_rows
 from ragfusion.types import Hit, RankedList
 
 OUT = loco.HERE / "results" / "dense_feedback.json"
 FIRST = {"method": "combsum", "normalization": "minmax", "dense": 1.0, "prf": 0.0, "feedback": 0.0}
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    out: np.ndarray = v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-12)
-    return out
 
 
 def moved_dense(query: loco.Query, vector: np.ndarray, beta: float, top: int) -> RankedList:
@@ -50,14 +46,14 @@ def moved_dense(query: loco.Query, vector: np.ndarray, beta: float, top: int) ->
         for hit in lst.hits:
             pool.setdefault(hit.chunk_id, hit)
     ids = [c for c in pool if c in query.vectors]
-    matrix = _unit(np.stack([np.asarray(query.vectors[c], dtype=np.float64) for c in ids]))
-    q = _unit(np.asarray(vector, dtype=np.float64))
+    matrix = unit_rows(np.stack([query.vectors[c] for c in ids])).astype(np.float64)
+    q = unit_rows([vector])[0].astype(np.float64)
     if beta > 0:
         first = loco.fused(FIRST, query)[:top]
         rows = [query.vectors[h.chunk_id] for h in first if h.chunk_id in query.vectors]
         if rows:
-            centre = _unit(np.mean(_unit(np.stack(rows).astype(np.float64)), axis=0))
-            q = _unit(q + beta * centre)
+            centre = unit_rows([np.mean(unit_rows(np.stack(rows)), axis=0)])[0]
+            q = unit_rows([q + beta * centre])[0].astype(np.float64)
     scores = matrix @ q
     order = np.argsort(-scores, kind="stable")[: loco.DEPTH]
     hits = tuple(Hit(pool[ids[i]].chunk, float(scores[i])) for i in order)
